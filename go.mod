@@ -1,0 +1,3 @@
+module github.com/wsd-go/wsd
+
+go 1.26
