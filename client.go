@@ -1,0 +1,137 @@
+package wsd
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/wsd-go/wsd/internal/handshake"
+	"github.com/wsd-go/wsd/internal/proto"
+)
+
+// maxResponseSize bounds the handshake response a client reads.
+const maxResponseSize = 64 << 10
+
+// NewClient returns an unstarted client connection to rawURL, a ws:// or
+// wss:// URL. Set its handlers, then call Start to dial and handshake.
+func NewClient(rawURL string, opts *Options) (*Conn, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("wsd: bad URL: %w", err)
+	}
+	switch u.Scheme {
+	case "ws", "wss":
+	default:
+		return nil, fmt.Errorf("wsd: bad URL %q: scheme must be ws or wss", rawURL)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("wsd: bad URL %q: no host", rawURL)
+	}
+	if u.Fragment != "" {
+		return nil, fmt.Errorf("wsd: bad URL %q: fragments are not allowed", rawURL)
+	}
+	c := newConn(proto.Client, opts)
+	c.url = rawURL
+	return c, nil
+}
+
+func (c *Conn) dial(ctx context.Context) error {
+	u, _ := url.Parse(c.url)
+	addr := u.Host
+	if u.Port() == "" {
+		port := "80"
+		if u.Scheme == "wss" {
+			port = "443"
+		}
+		addr = net.JoinHostPort(u.Hostname(), port)
+	}
+	dial := c.opts.DialContext
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	nc, err := dial(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("wsd: dial %s: %w", addr, err)
+	}
+	leftover, err := c.clientHandshake(ctx, nc, u)
+	if err != nil {
+		nc.Close()
+		return err
+	}
+	c.begin(c.nc, leftover)
+	return nil
+}
+
+func (c *Conn) clientHandshake(ctx context.Context, nc net.Conn, u *url.URL) ([]byte, error) {
+	if d, ok := ctx.Deadline(); ok {
+		nc.SetDeadline(d)
+	}
+	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Now()) })
+	defer stop()
+	wrap := func(err error) error {
+		if ctx.Err() != nil {
+			return fmt.Errorf("wsd: handshake with %s: %w", u.Host, ctx.Err())
+		}
+		return err
+	}
+	if u.Scheme == "wss" {
+		cfg := c.opts.TLSConfig.Clone()
+		if cfg == nil {
+			cfg = &tls.Config{}
+		}
+		if cfg.ServerName == "" {
+			cfg.ServerName = u.Hostname()
+		}
+		cfg.NextProtos = []string{"http/1.1"}
+		tc := tls.Client(nc, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return nil, wrap(fmt.Errorf("wsd: TLS handshake with %s: %w", u.Host, err))
+		}
+		nc = tc
+	}
+	c.nc = nc
+	key := handshake.NewKey()
+	req := handshake.AppendRequest(nil, u, key, c.opts.AcceptProtocols, "", c.opts.AdditionalHeaders)
+	if _, err := nc.Write(req); err != nil {
+		return nil, wrap(fmt.Errorf("wsd: send handshake: %w", err))
+	}
+	rr, err := http.ReadRequest(bufio.NewReader(strings.NewReader(string(req))))
+	if err == nil {
+		c.reqHeader = rr.Header
+	}
+	br := bufio.NewReaderSize(io.LimitReader(nc, maxResponseSize), readBufferSize)
+	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodGet})
+	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			err = errors.New("connection closed before the response ended")
+		}
+		return nil, wrap(fmt.Errorf("wsd: read handshake response: %w", err))
+	}
+	c.respHeader = resp.Header
+	protocol, err := handshake.CheckResponse(resp, key, c.opts.AcceptProtocols)
+	if err != nil {
+		var re *handshake.ResponseError
+		if errors.As(err, &re) {
+			return nil, &HandshakeError{Status: re.StatusCode, Reason: re.Error()}
+		}
+		return nil, &HandshakeError{Status: resp.StatusCode, Reason: err.Error()}
+	}
+	if ext := resp.Header.Get("Sec-WebSocket-Extensions"); ext != "" {
+		return nil, &HandshakeError{Status: resp.StatusCode, Reason: fmt.Sprintf("server accepted extension %q that was not offered", ext)}
+	}
+	c.protocol = protocol
+	nc.SetDeadline(time.Time{})
+	var leftover []byte
+	if n := br.Buffered(); n > 0 {
+		leftover, _ = br.Peek(n)
+	}
+	return leftover, nil
+}

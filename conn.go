@@ -1,0 +1,542 @@
+package wsd
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/wsd-go/wsd/internal/proto"
+)
+
+// MessageType is the type of a message or frame. Its values are the
+// RFC 6455 opcodes.
+type MessageType int
+
+// Message types.
+const (
+	TextMessage   MessageType = 1
+	BinaryMessage MessageType = 2
+	CloseMessage  MessageType = 8
+	PingMessage   MessageType = 9
+	PongMessage   MessageType = 10
+)
+
+func (t MessageType) String() string {
+	switch t {
+	case TextMessage:
+		return "text"
+	case BinaryMessage:
+		return "binary"
+	case CloseMessage:
+		return "close"
+	case PingMessage:
+		return "ping"
+	case PongMessage:
+		return "pong"
+	}
+	return fmt.Sprintf("MessageType(%d)", int(t))
+}
+
+// Message is a whole message received from the peer.
+//
+// Data is only valid until the OnMessage handler returns: the connection
+// reuses its memory for the next message. Copy it (or call String) to keep
+// it.
+type Message struct {
+	Type MessageType // TextMessage or BinaryMessage
+	Data []byte      // for TextMessage, valid UTF-8
+}
+
+// String returns the message's data as a string (a copy).
+func (m Message) String() string { return string(m.Data) }
+
+// ReadyState is the state of a connection.
+type ReadyState int32
+
+// Ready states, as in the WebSocket API.
+const (
+	Connecting ReadyState = iota // before the handshake completes
+	Open                         // messages may be sent and received
+	Closing                      // a close frame was sent or received
+	Closed                       // the TCP connection is closed
+)
+
+func (s ReadyState) String() string {
+	switch s {
+	case Connecting:
+		return "connecting"
+	case Open:
+		return "open"
+	case Closing:
+		return "closing"
+	case Closed:
+		return "closed"
+	}
+	return fmt.Sprintf("ReadyState(%d)", int(s))
+}
+
+// SendOptions refine Send. The zero value sends all of data as one binary
+// message.
+type SendOptions struct {
+	// Type is the kind of frame to send; zero means BinaryMessage.
+	// CloseMessage starts the closing handshake, with data as the reason.
+	Type MessageType
+	// Start and End bound the part of data to send, data[Start:End]; an
+	// End of zero means len(data).
+	Start, End int
+	// Code is the status code of a close frame; zero means 1000.
+	Code int
+	// Callback, if set, is called once the bytes are written, with nil,
+	// or with the error that stopped them. It runs before Send returns.
+	Callback func(error)
+}
+
+type handlers struct {
+	open    func()
+	message func(Message)
+	err     func(error)
+	close   func(code int, reason string)
+	ping    func([]byte)
+	pong    func([]byte)
+}
+
+type pendingPing struct {
+	payload string
+	fn      func()
+}
+
+// Conn is a WebSocket connection, server or client side. Its methods are
+// safe for concurrent use. Event handlers run one at a time, in order, on
+// the connection's own goroutine.
+type Conn struct {
+	m     proto.Machine
+	opts  Options
+	state atomic.Int32
+	h     atomic.Pointer[handlers]
+	hmu   sync.Mutex // serializes handler updates
+
+	nc      net.Conn
+	rbuf    []byte // read buffer; holds bytes read past the handshake at start
+	started atomic.Bool
+	done    chan struct{}
+
+	wmu sync.Mutex // held while a frame is encoded and written
+
+	mu         sync.Mutex // guards the fields below
+	pings      []pendingPing
+	closeTimer *time.Timer
+	finished   bool
+
+	protocol   string
+	reqHeader  http.Header
+	respHeader http.Header
+
+	// server side, before Start
+	w   http.ResponseWriter
+	r   *http.Request
+	key string
+
+	// client side
+	url string
+}
+
+const readBufferSize = 4096
+
+func newConn(role proto.Role, opts *Options) *Conn {
+	c := &Conn{done: make(chan struct{})}
+	if opts != nil {
+		c.opts = *opts
+	}
+	c.m.Init(proto.Config{Role: role, MaxLength: c.opts.maxLength()})
+	c.h.Store(&handlers{})
+	return c
+}
+
+func (c *Conn) setHandler(f func(h *handlers)) {
+	c.hmu.Lock()
+	h := *c.h.Load()
+	f(&h)
+	c.h.Store(&h)
+	c.hmu.Unlock()
+}
+
+// OnOpen sets the handler called when the connection opens.
+func (c *Conn) OnOpen(f func()) { c.setHandler(func(h *handlers) { h.open = f }) }
+
+// OnMessage sets the handler called for each text or binary message.
+// The message's Data is only valid until the handler returns.
+func (c *Conn) OnMessage(f func(Message)) { c.setHandler(func(h *handlers) { h.message = f }) }
+
+// OnError sets the handler called when the peer breaks the protocol. The
+// error is a *ProtocolError; the close event follows.
+func (c *Conn) OnError(f func(error)) { c.setHandler(func(h *handlers) { h.err = f }) }
+
+// OnClose sets the handler called once when the connection has closed,
+// with the close code and reason: the peer's after a closing handshake,
+// the error's after a protocol error, 1006 when the connection dropped.
+func (c *Conn) OnClose(f func(code int, reason string)) {
+	c.setHandler(func(h *handlers) { h.close = f })
+}
+
+// OnPing sets the handler called for each ping; the pong is sent already.
+// The payload is only valid until the handler returns.
+func (c *Conn) OnPing(f func(payload []byte)) { c.setHandler(func(h *handlers) { h.ping = f }) }
+
+// OnPong sets the handler called for each pong. The payload is only valid
+// until the handler returns.
+func (c *Conn) OnPong(f func(payload []byte)) { c.setHandler(func(h *handlers) { h.pong = f }) }
+
+// Version returns the protocol version, "hybi-13".
+func (c *Conn) Version() string { return "hybi-13" }
+
+// Protocol returns the subprotocol agreed in the handshake, or "".
+func (c *Conn) Protocol() string { return c.protocol }
+
+// ReadyState returns the state of the connection.
+func (c *Conn) ReadyState() ReadyState { return ReadyState(c.state.Load()) }
+
+// RemoteAddr returns the peer's address, or nil before Start.
+func (c *Conn) RemoteAddr() net.Addr {
+	if c.ReadyState() == Connecting || c.nc == nil {
+		return nil
+	}
+	return c.nc.RemoteAddr()
+}
+
+// RequestHeader returns the headers of the handshake request.
+func (c *Conn) RequestHeader() http.Header { return c.reqHeader }
+
+// ResponseHeader returns the headers of the handshake response, once
+// Start has succeeded.
+func (c *Conn) ResponseHeader() http.Header { return c.respHeader }
+
+// Done returns a channel closed once the connection is closed and the
+// close event has been delivered.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Send sends data as one message, or a control frame, as opts say. It
+// returns once the frame is written. Concurrent sends are serialized.
+func (c *Conn) Send(data []byte, opts SendOptions) error {
+	end := opts.End
+	if end == 0 {
+		end = len(data)
+	}
+	if opts.Start < 0 || opts.Start > end || end > len(data) {
+		return callback(opts.Callback, fmt.Errorf("wsd: send bounds [%d:%d] out of range for %d bytes", opts.Start, end, len(data)))
+	}
+	data = data[opts.Start:end]
+	var err error
+	switch opts.Type {
+	case 0, BinaryMessage:
+		err = c.write(proto.OpBinary, data)
+	case TextMessage:
+		err = c.write(proto.OpText, data)
+	case PingMessage:
+		err = c.sendPing(data, nil)
+	case PongMessage:
+		err = c.write(proto.OpPong, data)
+	case CloseMessage:
+		err = c.Close(opts.Code, string(data))
+	default:
+		err = fmt.Errorf("wsd: cannot send a message of type %v", opts.Type)
+	}
+	return callback(opts.Callback, err)
+}
+
+func callback(f func(error), err error) error {
+	if f != nil {
+		f(err)
+	}
+	return err
+}
+
+// SendText sends s as one text message.
+func (c *Conn) SendText(s string) error {
+	return c.write(proto.OpText, unsafe.Slice(unsafe.StringData(s), len(s)))
+}
+
+// SendBinary sends b as one binary message.
+func (c *Conn) SendBinary(b []byte) error { return c.write(proto.OpBinary, b) }
+
+// SendPing sends a ping with an optional payload of at most 125 bytes.
+// If onPong is not nil it is called, on the connection's goroutine, when a
+// pong with the same payload arrives.
+func (c *Conn) SendPing(payload []byte, onPong func()) error { return c.sendPing(payload, onPong) }
+
+func (c *Conn) sendPing(payload []byte, onPong func()) error {
+	if len(payload) > proto.MaxControlPayload {
+		return fmt.Errorf("wsd: ping payload of %d bytes exceeds 125", len(payload))
+	}
+	if onPong != nil {
+		c.mu.Lock()
+		c.pings = append(c.pings, pendingPing{string(payload), onPong})
+		c.mu.Unlock()
+	}
+	return c.write(proto.OpPing, payload)
+}
+
+// Close starts the closing handshake with code (zero means 1000) and
+// reason, if the connection is open. The close event follows when the peer
+// answers, or after Options.CloseTimeout. Closing a connection that is not
+// open does nothing; Close may be called any number of times.
+func (c *Conn) Close(code int, reason string) error {
+	if code == 0 {
+		code = proto.CloseNormal
+	}
+	if !proto.ValidCloseCode(code) {
+		return fmt.Errorf("wsd: %d is not a close code that may be sent", code)
+	}
+	if len(reason) > proto.MaxControlPayload-2 {
+		return fmt.Errorf("wsd: close reason of %d bytes exceeds 123", len(reason))
+	}
+	if !c.started.Load() {
+		if c.started.CompareAndSwap(false, true) {
+			c.state.Store(int32(Closed))
+			close(c.done)
+		}
+		return nil
+	}
+	if c.ReadyState() != Open {
+		return nil
+	}
+	sent, err := c.writeClose(code, reason)
+	if sent {
+		c.state.CompareAndSwap(int32(Open), int32(Closing))
+		c.mu.Lock()
+		if !c.finished {
+			c.closeTimer = time.AfterFunc(c.opts.closeTimeout(), func() { c.nc.Close() })
+		}
+		c.mu.Unlock()
+	}
+	return err
+}
+
+var wbufPool = sync.Pool{New: func() any { b := make([]byte, 0, readBufferSize); return &b }}
+
+// Messages up to this size are copied next to their header and written
+// with one call; larger ones are written from the caller's slice.
+const smallMessage = 16 << 10
+
+// write sends a data or control frame unless a close frame was sent.
+func (c *Conn) write(op proto.Opcode, payload []byte) error {
+	if op.IsControl() && len(payload) > proto.MaxControlPayload {
+		return fmt.Errorf("wsd: control frame payload of %d bytes exceeds 125", len(payload))
+	}
+	if c.ReadyState() != Open {
+		return ErrClosed
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.m.CloseSent() {
+		return ErrClosed
+	}
+	return c.writeLocked(op, payload)
+}
+
+func (c *Conn) writeLocked(op proto.Opcode, payload []byte) error {
+	var err error
+	if len(payload) <= smallMessage {
+		bp := wbufPool.Get().(*[]byte)
+		b := c.m.AppendFrame((*bp)[:0], op, true, 0, payload)
+		_, err = c.nc.Write(b)
+		*bp = b[:0]
+		wbufPool.Put(bp)
+	} else {
+		err = c.writeLarge(op, payload)
+	}
+	if err != nil {
+		// A failed write leaves the stream in an unknown state: drop it,
+		// and let the read loop report the close.
+		c.nc.Close()
+		return fmt.Errorf("wsd: write: %w", err)
+	}
+	return nil
+}
+
+func (c *Conn) writeLarge(op proto.Opcode, payload []byte) error {
+	h := c.m.FrameHeader(op, len(payload))
+	var hb [proto.MaxHeaderSize]byte
+	hdr := proto.AppendHeader(hb[:0], h)
+	if !h.Masked {
+		bufs := net.Buffers{hdr, payload}
+		_, err := bufs.WriteTo(c.nc)
+		return err
+	}
+	// A client masks a copy, a chunk at a time, never the caller's data.
+	bp := wbufPool.Get().(*[]byte)
+	defer wbufPool.Put(bp)
+	buf := append((*bp)[:0], hdr...)
+	pos := 0
+	for len(payload) > 0 {
+		k := min(len(payload), cap(buf)-len(buf))
+		start := len(buf)
+		buf = append(buf, payload[:k]...)
+		pos = proto.Mask(h.Key, pos, buf[start:])
+		payload = payload[k:]
+		if _, err := c.nc.Write(buf); err != nil {
+			return err
+		}
+		buf = buf[:0]
+	}
+	return nil
+}
+
+// writeClose sends a close frame unless one was sent; sent reports whether
+// this call sent it.
+func (c *Conn) writeClose(code int, reason string) (sent bool, err error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	bp := wbufPool.Get().(*[]byte)
+	defer wbufPool.Put(bp)
+	b, ok := c.m.AppendClose((*bp)[:0], code, reason)
+	if !ok {
+		return false, nil
+	}
+	if _, err = c.nc.Write(b); err != nil {
+		c.nc.Close()
+		return true, fmt.Errorf("wsd: write: %w", err)
+	}
+	return true, nil
+}
+
+// run is the connection's goroutine: it reads, feeds the protocol core and
+// dispatches events until the connection ends. leftover holds bytes read
+// past the handshake.
+func (c *Conn) run(leftover int) {
+	if f := c.h.Load().open; f != nil {
+		f()
+	}
+	buf := c.rbuf[:cap(c.rbuf)]
+	data := buf[:leftover]
+	for {
+		for len(data) > 0 {
+			n, ev := c.m.Feed(data)
+			data = data[n:]
+			if ev.Kind == proto.EventNone {
+				break
+			}
+			if c.dispatch(ev) {
+				return
+			}
+		}
+		n, err := c.nc.Read(buf)
+		data = buf[:n]
+		if err != nil && n == 0 {
+			reason := "connection closed without a close frame"
+			if c.m.CloseSent() {
+				reason = "no answer to the close frame"
+			}
+			c.finish(proto.CloseAbnormal, reason)
+			return
+		}
+	}
+}
+
+// dispatch handles one event and reports whether the connection is over.
+func (c *Conn) dispatch(ev proto.Event) bool {
+	h := c.h.Load()
+	switch ev.Kind {
+	case proto.EventMessage:
+		if h.message != nil {
+			h.message(Message{Type: MessageType(ev.Op), Data: ev.Data})
+		}
+	case proto.EventPing:
+		c.write(proto.OpPong, ev.Data)
+		if h.ping != nil {
+			h.ping(ev.Data)
+		}
+	case proto.EventPong:
+		c.pong(ev.Data)
+		if h.pong != nil {
+			h.pong(ev.Data)
+		}
+	case proto.EventClose:
+		c.state.CompareAndSwap(int32(Open), int32(Closing))
+		// Echo the peer's code, as RFC 6455 section 5.5.1 suggests.
+		c.writeClose(ev.Code, "")
+		reason := string(ev.Data)
+		if c.m.Role() == proto.Client {
+			c.awaitServerClose()
+		}
+		c.finish(ev.Code, reason)
+		return true
+	case proto.EventError:
+		c.state.CompareAndSwap(int32(Open), int32(Closing))
+		c.writeClose(ev.Err.Code, ev.Err.Reason)
+		perr := &ProtocolError{Code: ev.Err.Code, Reason: ev.Err.Reason}
+		if h.err != nil {
+			h.err(perr)
+		}
+		c.finish(perr.Code, perr.Reason)
+		return true
+	}
+	return false
+}
+
+func (c *Conn) pong(payload []byte) {
+	var fire []func()
+	c.mu.Lock()
+	keep := c.pings[:0]
+	for _, p := range c.pings {
+		if p.payload == string(payload) {
+			fire = append(fire, p.fn)
+		} else {
+			keep = append(keep, p)
+		}
+	}
+	clear(c.pings[len(keep):])
+	c.pings = keep
+	c.mu.Unlock()
+	for _, f := range fire {
+		f()
+	}
+}
+
+// awaitServerClose gives the server a moment to close the TCP connection
+// first (RFC 6455 section 7.1.1), reading and discarding until it does.
+func (c *Conn) awaitServerClose() {
+	c.nc.SetReadDeadline(time.Now().Add(min(c.opts.closeTimeout(), time.Second)))
+	var b [256]byte
+	for {
+		if _, err := c.nc.Read(b[:]); err != nil {
+			return
+		}
+	}
+}
+
+// finish closes the TCP connection and delivers the close event, once.
+func (c *Conn) finish(code int, reason string) {
+	c.mu.Lock()
+	if c.finished {
+		c.mu.Unlock()
+		return
+	}
+	c.finished = true
+	if c.closeTimer != nil {
+		c.closeTimer.Stop()
+	}
+	c.pings = nil
+	c.mu.Unlock()
+	c.nc.Close()
+	c.state.Store(int32(Closed))
+	if f := c.h.Load().close; f != nil {
+		f(code, reason)
+	}
+	close(c.done)
+}
+
+// begin marks the connection open and starts its goroutine.
+func (c *Conn) begin(nc net.Conn, leftover []byte) {
+	c.nc = nc
+	c.rbuf = make([]byte, max(readBufferSize, len(leftover)))
+	n := copy(c.rbuf, leftover)
+	c.state.Store(int32(Open))
+	go c.run(n)
+}
+
+var errStarted = errors.New("wsd: connection already started")

@@ -1,0 +1,13 @@
+// Package wsd is a WebSocket (RFC 6455) server and client.
+//
+// It carries the design of websocket-driver into Go: a connection is made
+// with NewServer (inside any net/http handler) or NewClient (for a ws:// or
+// wss:// URL), given event handlers with OnOpen, OnMessage, OnError and
+// OnClose, and started with Start. Messages are sent with Send, SendText and
+// SendBinary; Close starts the closing handshake.
+//
+// Underneath, a protocol core without I/O parses and encodes frames; the
+// transport here drives it with one goroutine per connection, which reads
+// and dispatches events in order. Every method of Conn is safe for
+// concurrent use: concurrent sends never interleave their frames.
+package wsd

@@ -1,0 +1,388 @@
+package proto
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// Role says which end of the connection a Machine plays.
+type Role uint8
+
+// Roles.
+const (
+	Server Role = iota
+	Client
+)
+
+// DefaultMaxLength is the default limit on the size of one message.
+const DefaultMaxLength = 0x3ffffff
+
+// Error is a protocol violation by the peer. Code is the close code to fail
+// the connection with.
+type Error struct {
+	Code   int
+	Reason string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("websocket protocol error %d: %s", e.Code, e.Reason)
+}
+
+func errorf(code int, format string, args ...any) *Error {
+	return &Error{Code: code, Reason: fmt.Sprintf(format, args...)}
+}
+
+// EventKind tells what an Event carries.
+type EventKind uint8
+
+// Event kinds.
+const (
+	EventNone    EventKind = iota
+	EventMessage           // a whole text or binary message in Data
+	EventPing              // a ping; Data is its payload
+	EventPong              // a pong; Data is its payload
+	EventClose             // the peer's close frame: Code, and the reason in Data
+	EventError             // the peer broke the protocol: Err; the stream is dead
+)
+
+// Event is what Feed reports. Data is only valid until the next call to
+// Feed, and may point into the slice given to Feed.
+type Event struct {
+	Kind EventKind
+	Op   Opcode // OpText or OpBinary for EventMessage
+	Data []byte
+	Code int    // EventClose: the status code, CloseNoStatus if none
+	Err  *Error // EventError
+}
+
+// Config sets up a Machine.
+type Config struct {
+	Role      Role
+	MaxLength int64 // largest message accepted; DefaultMaxLength when 0
+}
+
+// Machine is the connection state machine of RFC 6455, without I/O.
+//
+// It has a read half (Feed) and a write half (the Append methods). The two
+// halves may run in two goroutines at once; calls within one half must be
+// serialized by the caller.
+type Machine struct {
+	role      Role
+	maxLength int64
+
+	// read half
+	hdr       [MaxHeaderSize]byte
+	hdrN      int
+	h         Header
+	inPayload bool
+	remaining int64
+	maskPos   int
+	msgOp     Opcode // opcode of the message in progress, 0 if none
+	msgLen    int64
+	msg       []byte
+	ctl       [MaxControlPayload]byte
+	ctlN      int
+	text      UTF8
+	dead      bool
+
+	// shared
+	closeSent atomic.Bool
+	closeRecv atomic.Bool
+}
+
+// maxRetained is the largest message buffer kept between messages, so an
+// idle connection does not pin the memory of its largest message.
+const maxRetained = 64 << 10
+
+// NewMachine returns a Machine for the given configuration.
+func NewMachine(c Config) *Machine {
+	m := &Machine{}
+	m.Init(c)
+	return m
+}
+
+// Init prepares a zero Machine, for callers that embed it.
+func (m *Machine) Init(c Config) {
+	m.role = c.Role
+	m.maxLength = c.MaxLength
+	if m.maxLength <= 0 {
+		m.maxLength = DefaultMaxLength
+	}
+}
+
+// CloseSent reports whether a close frame has been produced.
+func (m *Machine) CloseSent() bool { return m.closeSent.Load() }
+
+// CloseReceived reports whether the peer's close frame has been read.
+func (m *Machine) CloseReceived() bool { return m.closeRecv.Load() }
+
+// Feed consumes bytes from p until it has an event to report or p is used
+// up. It returns how many bytes it consumed and the event (EventNone when p
+// was used up without one). Bytes of a frame may arrive in any chunking.
+// Payloads are unmasked in place in p. After EventClose or EventError the
+// machine ignores all further input.
+func (m *Machine) Feed(p []byte) (n int, ev Event) {
+	for n < len(p) {
+		if m.dead {
+			return len(p), Event{}
+		}
+		if !m.inPayload {
+			var hn int
+			var err error
+			if m.hdrN == 0 {
+				m.h, hn, err = ParseHeader(p[n:])
+			}
+			if hn == 0 && err == nil {
+				// Header split across calls: gather it in m.hdr.
+				k := copy(m.hdr[m.hdrN:min(len(m.hdr), m.hdrN+len(p)-n)], p[n:])
+				if m.hdrN+k >= 2 {
+					if size := headerSize(m.hdr[1]); m.hdrN+k > size {
+						k = size - m.hdrN
+					}
+				}
+				m.hdrN += k
+				n += k
+				var used int
+				m.h, used, err = ParseHeader(m.hdr[:m.hdrN])
+				if used == 0 && err == nil {
+					continue
+				}
+				m.hdrN = 0
+			} else {
+				n += hn
+			}
+			if err != nil {
+				return n, m.fail(errorf(CloseProtocolError, "%v", err))
+			}
+			if e := m.checkHeader(); e != nil {
+				return n, m.fail(e)
+			}
+			m.inPayload = true
+			m.remaining = m.h.Length
+			m.maskPos = 0
+			if !m.h.Op.IsControl() {
+				if m.h.Op != OpContinuation {
+					m.msgOp = m.h.Op
+					m.text.Reset()
+				}
+				m.msgLen += m.h.Length
+				// Fast path: a whole unfragmented message already in p
+				// is handed back in place, without a copy.
+				if m.h.Fin && m.h.Op != OpContinuation && int64(len(p)-n) >= m.h.Length {
+					data := p[n : n+int(m.h.Length)]
+					n += len(data)
+					m.inPayload = false
+					if m.h.Masked {
+						Mask(m.h.Key, 0, data)
+					}
+					if m.msgOp == OpText && !(m.text.Write(data) && m.text.Complete()) {
+						return n, m.fail(errorf(CloseInvalidPayload, "invalid UTF-8 in text message"))
+					}
+					op := m.msgOp
+					m.msgOp, m.msgLen = 0, 0
+					return n, Event{Kind: EventMessage, Op: op, Data: data}
+				}
+			} else {
+				m.ctlN = 0
+			}
+			if m.remaining > 0 {
+				continue
+			}
+		}
+		chunk := p[n : n+int(min(m.remaining, int64(len(p)-n)))]
+		n += len(chunk)
+		m.remaining -= int64(len(chunk))
+		if m.h.Masked {
+			m.maskPos = Mask(m.h.Key, m.maskPos, chunk)
+		}
+		if m.h.Op.IsControl() {
+			m.ctlN += copy(m.ctl[m.ctlN:], chunk)
+		} else {
+			if m.msgOp == OpText && !m.text.Write(chunk) {
+				return n, m.fail(errorf(CloseInvalidPayload, "invalid UTF-8 in text message"))
+			}
+			m.msg = append(m.msg, chunk...)
+		}
+		if m.remaining == 0 {
+			m.inPayload = false
+			if ev = m.endFrame(); ev.Kind != EventNone {
+				return n, ev
+			}
+		}
+	}
+	return n, Event{}
+}
+
+// checkHeader applies the rules of RFC 6455 section 5 to m.h.
+func (m *Machine) checkHeader() *Error {
+	h := &m.h
+	if h.Rsv != 0 {
+		return errorf(CloseProtocolError, "reserved bits set (0x%02x) without a negotiated extension", h.Rsv)
+	}
+	if !h.Op.valid() {
+		return errorf(CloseProtocolError, "reserved opcode 0x%x", byte(h.Op))
+	}
+	if m.role == Server && !h.Masked {
+		return errorf(CloseProtocolError, "unmasked frame from client")
+	}
+	if m.role == Client && h.Masked {
+		return errorf(CloseProtocolError, "masked frame from server")
+	}
+	if h.Op.IsControl() {
+		if !h.Fin {
+			return errorf(CloseProtocolError, "fragmented control frame")
+		}
+		if h.Length > MaxControlPayload {
+			return errorf(CloseProtocolError, "control frame payload of %d bytes exceeds 125", h.Length)
+		}
+		return nil
+	}
+	if h.Op == OpContinuation && m.msgOp == 0 {
+		return errorf(CloseProtocolError, "continuation frame without a message to continue")
+	}
+	if h.Op != OpContinuation && m.msgOp != 0 {
+		return errorf(CloseProtocolError, "new data frame while a fragmented message is in progress")
+	}
+	if m.msgLen+h.Length > m.maxLength {
+		return errorf(CloseTooBig, "message of at least %d bytes exceeds the limit of %d", m.msgLen+h.Length, m.maxLength)
+	}
+	return nil
+}
+
+// endFrame finishes the frame whose payload has been read.
+func (m *Machine) endFrame() Event {
+	switch m.h.Op {
+	case OpPing:
+		return Event{Kind: EventPing, Data: m.ctl[:m.ctlN]}
+	case OpPong:
+		return Event{Kind: EventPong, Data: m.ctl[:m.ctlN]}
+	case OpClose:
+		return m.closeFrame(m.ctl[:m.ctlN])
+	}
+	if !m.h.Fin {
+		return Event{}
+	}
+	if m.msgOp == OpText && !m.text.Complete() {
+		return m.fail(errorf(CloseInvalidPayload, "text message ends inside a UTF-8 sequence"))
+	}
+	ev := Event{Kind: EventMessage, Op: m.msgOp, Data: m.msg}
+	m.msgOp, m.msgLen = 0, 0
+	if cap(m.msg) > maxRetained {
+		m.msg = nil
+	} else {
+		m.msg = m.msg[:0]
+	}
+	return ev
+}
+
+func (m *Machine) closeFrame(p []byte) Event {
+	code := CloseNoStatus
+	var reason []byte
+	switch {
+	case len(p) == 1:
+		return m.fail(errorf(CloseProtocolError, "close frame with a 1-byte payload"))
+	case len(p) >= 2:
+		code = int(binary.BigEndian.Uint16(p))
+		if !ValidCloseCode(code) {
+			return m.fail(errorf(CloseProtocolError, "invalid close code %d", code))
+		}
+		reason = p[2:]
+		if !ValidUTF8(reason) {
+			return m.fail(errorf(CloseInvalidPayload, "invalid UTF-8 in close reason"))
+		}
+	}
+	m.dead = true
+	m.closeRecv.Store(true)
+	return Event{Kind: EventClose, Code: code, Data: reason}
+}
+
+func (m *Machine) fail(e *Error) Event {
+	m.dead = true
+	m.msg = nil
+	return Event{Kind: EventError, Err: e}
+}
+
+// AppendFrame appends one frame carrying payload to dst; a client's frame
+// is masked with a fresh random key.
+func (m *Machine) AppendFrame(dst []byte, op Opcode, fin bool, rsv byte, payload []byte) []byte {
+	h := Header{Fin: fin, Rsv: rsv, Op: op, Length: int64(len(payload))}
+	if m.role == Client {
+		h.Masked = true
+		h.Key = NewMaskKey()
+	}
+	dst = AppendHeader(dst, h)
+	start := len(dst)
+	dst = append(dst, payload...)
+	if h.Masked {
+		Mask(h.Key, 0, dst[start:])
+	}
+	return dst
+}
+
+// FrameHeader returns the header for an unfragmented frame of n payload
+// bytes, with a fresh mask key on a client. Callers that write header and
+// payload separately use it with Mask.
+func (m *Machine) FrameHeader(op Opcode, n int) Header {
+	h := Header{Fin: true, Op: op, Length: int64(n)}
+	if m.role == Client {
+		h.Masked = true
+		h.Key = NewMaskKey()
+	}
+	return h
+}
+
+// AppendClose appends a close frame with code and reason, unless one was
+// already produced; ok reports whether it appended. A code of 0 or
+// CloseNoStatus sends an empty close frame. The reason is cut to fit the
+// 125-byte limit of control frames, on a character boundary.
+func (m *Machine) AppendClose(dst []byte, code int, reason string) (out []byte, ok bool) {
+	if m.closeSent.Swap(true) {
+		return dst, false
+	}
+	var buf [MaxControlPayload]byte
+	p := buf[:0]
+	if code != 0 && code != CloseNoStatus {
+		p = binary.BigEndian.AppendUint16(p, uint16(code))
+		p = append(p, truncateUTF8(reason, MaxControlPayload-2)...)
+	}
+	return m.AppendFrame(dst, OpClose, true, 0, p), true
+}
+
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xc0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
+
+// keys hands out mask keys from crypto/rand, read in batches so a random
+// key costs no system call per frame.
+var keys struct {
+	sync.Mutex
+	buf [1024]byte
+	off int
+}
+
+func init() { keys.off = len(keys.buf) }
+
+// NewMaskKey returns a fresh random masking key.
+func NewMaskKey() (k [4]byte) {
+	keys.Lock()
+	if keys.off == len(keys.buf) {
+		rand.Read(keys.buf[:])
+		keys.off = 0
+	}
+	copy(k[:], keys.buf[keys.off:])
+	keys.off += 4
+	keys.Unlock()
+	return k
+}
+
+// Role returns the role the machine plays.
+func (m *Machine) Role() Role { return m.role }

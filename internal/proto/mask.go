@@ -1,0 +1,33 @@
+package proto
+
+import "encoding/binary"
+
+// Mask XORs b in place with the masking key, starting at key offset pos,
+// and returns the key offset for the byte after b. Masking twice unmasks.
+func Mask(key [4]byte, pos int, b []byte) int {
+	pos &= 3
+	if len(b) >= 8 {
+		var rk [4]byte
+		for i := range rk {
+			rk[i] = key[(pos+i)&3]
+		}
+		k32 := uint64(binary.LittleEndian.Uint32(rk[:]))
+		k := k32 | k32<<32
+		for len(b) >= 32 {
+			binary.LittleEndian.PutUint64(b, binary.LittleEndian.Uint64(b)^k)
+			binary.LittleEndian.PutUint64(b[8:], binary.LittleEndian.Uint64(b[8:])^k)
+			binary.LittleEndian.PutUint64(b[16:], binary.LittleEndian.Uint64(b[16:])^k)
+			binary.LittleEndian.PutUint64(b[24:], binary.LittleEndian.Uint64(b[24:])^k)
+			b = b[32:]
+		}
+		for len(b) >= 8 {
+			binary.LittleEndian.PutUint64(b, binary.LittleEndian.Uint64(b)^k)
+			b = b[8:]
+		}
+	}
+	for i := range b {
+		b[i] ^= key[pos&3]
+		pos++
+	}
+	return pos & 3
+}

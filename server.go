@@ -1,0 +1,103 @@
+package wsd
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/wsd-go/wsd/internal/handshake"
+	"github.com/wsd-go/wsd/internal/proto"
+)
+
+// NewServer validates the WebSocket handshake of r and returns an unstarted
+// server connection. Set its handlers, then call Start to answer the
+// handshake and take over the TCP connection.
+//
+// If r is not a valid WebSocket handshake, NewServer answers it with the
+// right HTTP status (400, 405 or 426) and a short plain-text reason, and
+// returns a *HandshakeError.
+func NewServer(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, error) {
+	key, herr := handshake.CheckRequest(r)
+	if herr != nil {
+		switch herr.Status {
+		case http.StatusUpgradeRequired:
+			w.Header().Set("Sec-WebSocket-Version", "13")
+		case http.StatusMethodNotAllowed:
+			w.Header().Set("Allow", http.MethodGet)
+		}
+		http.Error(w, herr.Reason, herr.Status)
+		return nil, &HandshakeError{Status: herr.Status, Reason: herr.Reason}
+	}
+	c := newConn(proto.Server, opts)
+	c.w, c.r, c.key = w, r, key
+	c.reqHeader = r.Header
+	c.protocol = handshake.SelectProtocol(handshake.Tokens(r.Header, "Sec-WebSocket-Protocol"), c.opts.AcceptProtocols)
+	return c, nil
+}
+
+// Start sends the handshake: on a server, the 101 response, after taking
+// over the connection from net/http; on a client, the request, after
+// dialing. It returns nil once the handshake is done and the connection is
+// open; events then arrive on the connection's goroutine, starting with
+// the open event. ctx bounds the handshake only.
+func (c *Conn) Start(ctx context.Context) error {
+	if !c.started.CompareAndSwap(false, true) {
+		return errStarted
+	}
+	var err error
+	if c.m.Role() == proto.Client {
+		err = c.dial(ctx)
+	} else {
+		err = c.accept(ctx)
+	}
+	if err != nil {
+		c.state.Store(int32(Closed))
+		close(c.done)
+	}
+	return err
+}
+
+func (c *Conn) accept(ctx context.Context) error {
+	w := c.w
+	c.w, c.r = nil, nil
+	nc, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		http.Error(w, "websocket: cannot take over the connection", http.StatusInternalServerError)
+		return &HandshakeError{Status: http.StatusInternalServerError, Reason: "cannot hijack the connection: " + err.Error()}
+	}
+	// A client may send frames right behind its request.
+	var leftover []byte
+	if n := brw.Reader.Buffered(); n > 0 {
+		leftover, _ = brw.Reader.Peek(n)
+	}
+	c.respHeader = http.Header{
+		"Upgrade":              {"websocket"},
+		"Connection":           {"Upgrade"},
+		"Sec-Websocket-Accept": {handshake.AcceptKey(c.key)},
+	}
+	if c.protocol != "" {
+		c.respHeader.Set("Sec-WebSocket-Protocol", c.protocol)
+	}
+	for k, v := range c.opts.AdditionalHeaders {
+		if c.respHeader.Get(k) == "" {
+			c.respHeader[http.CanonicalHeaderKey(k)] = v
+		}
+	}
+	resp := handshake.AppendResponse(make([]byte, 0, 256), c.respHeader.Get("Sec-WebSocket-Accept"), c.protocol, "", c.opts.AdditionalHeaders)
+	if d, ok := ctx.Deadline(); ok {
+		nc.SetWriteDeadline(d)
+	}
+	stop := context.AfterFunc(ctx, func() { nc.SetWriteDeadline(time.Now()) })
+	_, err = nc.Write(resp)
+	stop()
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		nc.Close()
+		return err
+	}
+	nc.SetWriteDeadline(time.Time{})
+	c.begin(nc, leftover)
+	return nil
+}
