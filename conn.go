@@ -457,9 +457,10 @@ func (c *Conn) dispatch(ev proto.Event) bool {
 		}
 	case proto.EventClose:
 		c.state.CompareAndSwap(int32(Open), int32(Closing))
-		// Echo the peer's code, as RFC 6455 section 5.5.1 suggests.
-		c.writeClose(ev.Code, "")
+		// Echo the peer's code and reason, as RFC 6455 section 5.5.1
+		// suggests.
 		reason := string(ev.Data)
+		c.writeClose(ev.Code, reason)
 		if c.m.Role() == proto.Client {
 			c.awaitServerClose()
 		}
