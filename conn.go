@@ -404,37 +404,60 @@ func (c *Conn) writeClose(code int, reason string) (sent bool, err error) {
 	return true, nil
 }
 
-// run is the connection's goroutine: it reads, feeds the protocol core and
-// dispatches events until the connection ends. leftover holds bytes read
-// past the handshake.
+// run is the goroutine transport: it reads, feeds the protocol core and
+// dispatches events until the connection ends. leftover counts the bytes
+// read past the handshake, at the start of c.rbuf.
 func (c *Conn) run(leftover int) {
-	if f := c.h.Load().open; f != nil {
-		f()
-	}
+	c.opened()
 	buf := c.rbuf[:cap(c.rbuf)]
 	data := buf[:leftover]
 	for {
-		for len(data) > 0 {
-			n, ev := c.m.Feed(data)
-			data = data[n:]
-			if ev.Kind == proto.EventNone {
-				break
-			}
-			if c.dispatch(ev) {
-				return
-			}
+		if c.feed(data) {
+			return
 		}
 		n, err := c.nc.Read(buf)
 		data = buf[:n]
 		if err != nil && n == 0 {
-			reason := "connection closed without a close frame"
-			if c.m.CloseSent() {
-				reason = "no answer to the close frame"
-			}
-			c.finish(proto.CloseAbnormal, reason)
+			c.dropped()
 			return
 		}
 	}
+}
+
+// The transport-facing side of Conn: a transport calls opened once, then
+// feed with the bytes it reads, in order, then dropped if the stream ends
+// before feed reported the end. Calls must not overlap.
+
+// opened delivers the open event.
+func (c *Conn) opened() {
+	if f := c.h.Load().open; f != nil {
+		f()
+	}
+}
+
+// feed runs data through the protocol core and dispatches the events. It
+// reports whether the connection is over. Payloads are unmasked in place.
+func (c *Conn) feed(data []byte) bool {
+	for len(data) > 0 {
+		n, ev := c.m.Feed(data)
+		data = data[n:]
+		if ev.Kind == proto.EventNone {
+			break
+		}
+		if c.dispatch(ev) {
+			return true
+		}
+	}
+	return false
+}
+
+// dropped ends a connection whose stream ended without a closing handshake.
+func (c *Conn) dropped() {
+	reason := "connection closed without a close frame"
+	if c.m.CloseSent() {
+		reason = "no answer to the close frame"
+	}
+	c.finish(proto.CloseAbnormal, reason)
 }
 
 // dispatch handles one event and reports whether the connection is over.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/wsd-go/wsd/internal/handshake"
 	"github.com/wsd-go/wsd/internal/proto"
+	"github.com/wsd-go/wsd/internal/transport"
 )
 
 // NewServer validates the WebSocket handshake of r and returns an unstarted
@@ -60,6 +61,15 @@ func (c *Conn) Start(ctx context.Context) error {
 func (c *Conn) accept(ctx context.Context) error {
 	w := c.w
 	c.w, c.r = nil, nil
+	if a, ok := w.(transport.Attacher); ok {
+		nc, err := a.Attach(driver{c}, c.response())
+		if err != nil {
+			return err
+		}
+		c.nc = nc
+		c.state.Store(int32(Open))
+		return nil
+	}
 	nc, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		http.Error(w, "websocket: cannot take over the connection", http.StatusInternalServerError)
@@ -70,20 +80,7 @@ func (c *Conn) accept(ctx context.Context) error {
 	if n := brw.Reader.Buffered(); n > 0 {
 		leftover, _ = brw.Reader.Peek(n)
 	}
-	c.respHeader = http.Header{
-		"Upgrade":              {"websocket"},
-		"Connection":           {"Upgrade"},
-		"Sec-Websocket-Accept": {handshake.AcceptKey(c.key)},
-	}
-	if c.protocol != "" {
-		c.respHeader.Set("Sec-WebSocket-Protocol", c.protocol)
-	}
-	for k, v := range c.opts.AdditionalHeaders {
-		if c.respHeader.Get(k) == "" {
-			c.respHeader[http.CanonicalHeaderKey(k)] = v
-		}
-	}
-	resp := handshake.AppendResponse(make([]byte, 0, 256), c.respHeader.Get("Sec-WebSocket-Accept"), c.protocol, "", c.opts.AdditionalHeaders)
+	resp := c.response()
 	if d, ok := ctx.Deadline(); ok {
 		nc.SetWriteDeadline(d)
 	}
@@ -101,3 +98,29 @@ func (c *Conn) accept(ctx context.Context) error {
 	c.begin(nc, leftover)
 	return nil
 }
+
+// response returns the 101 response and records its headers.
+func (c *Conn) response() []byte {
+	accept := handshake.AcceptKey(c.key)
+	c.respHeader = http.Header{
+		"Upgrade":              {"websocket"},
+		"Connection":           {"Upgrade"},
+		"Sec-Websocket-Accept": {accept},
+	}
+	if c.protocol != "" {
+		c.respHeader.Set("Sec-WebSocket-Protocol", c.protocol)
+	}
+	for k, v := range c.opts.AdditionalHeaders {
+		if c.respHeader.Get(k) == "" {
+			c.respHeader[http.CanonicalHeaderKey(k)] = v
+		}
+	}
+	return handshake.AppendResponse(make([]byte, 0, 256), accept, c.protocol, "", c.opts.AdditionalHeaders)
+}
+
+// driver lets a transport of internal/transport drive a Conn.
+type driver struct{ c *Conn }
+
+func (d driver) Opened()               { d.c.opened() }
+func (d driver) Feed(data []byte) bool { return d.c.feed(data) }
+func (d driver) Dropped()              { d.c.dropped() }
