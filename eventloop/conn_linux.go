@@ -1,0 +1,550 @@
+//go:build linux
+
+package eventloop
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/wsd-go/wsd/internal/transport"
+)
+
+type connState uint8
+
+const (
+	stHeader  connState = iota // reading the request
+	stHandler                  // request read; the handler is queued or running
+	stWS                       // attached to a WebSocket connection
+	stLinger                   // HTTP answer given; waiting for the peer to close
+)
+
+// Flags of a conn.
+const (
+	fScheduled       uint16 = 1 << iota // queued on or run by a worker
+	fPaused                             // reading stopped: too many bytes pending
+	fEOF                                // the peer's stream ended, or reading failed
+	fClosed                             // Close was called: writes fail, Dropped follows
+	fFDClosed                           // the socket is closed
+	fOver                               // the WebSocket connection is over
+	fHandled                            // the handler was started
+	fWDead                              // a write failed; nothing more can be written
+	fCloseAfterFlush                    // close the socket once the queue is written
+	fInHTTP                             // counted in engine.httpActive
+	fDetached                           // removed from the epoll set
+)
+
+// conn is the engine's state for one connection, and the net.Conn a wsd
+// connection writes to. An idle WebSocket connection holds no buffer:
+// in and wq are nil unless bytes are waiting.
+type conn struct {
+	l        *loop
+	fd       int32
+	interest uint32 // epoll events registered
+	flags    uint16
+	state    connState
+	scanned  int32 // bytes of in searched for the end of the request
+	mu       sync.Mutex
+	peer     netip.AddrPort
+	in       []byte         // stHeader: the request so far; then bytes not yet fed
+	wq       []byte         // bytes the socket would not take yet
+	wready   chan struct{}  // closed when wq shrinks, for waiting writers
+	wc       transport.Conn // the WebSocket connection, once attached
+	req      *http.Request  // read, until its handler starts
+}
+
+var errEngineReads = errors.New("eventloop: the connection is read by the engine")
+
+// event handles readiness reported by epoll, on the connection's loop.
+func (c *conn) event(ev uint32, buf []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.flags&fFDClosed != 0 {
+		return
+	}
+	hup := ev&(syscall.EPOLLHUP|syscall.EPOLLERR) != 0
+	if ev&syscall.EPOLLOUT != 0 || hup && len(c.wq) > 0 {
+		c.flush()
+	}
+	if ev&syscall.EPOLLIN != 0 || hup {
+		c.read(buf, hup)
+	}
+	if hup && c.flags&fFDClosed == 0 {
+		// The socket is dead both ways: epoll would report it again and
+		// again, so leave the set; the connection ends when closed.
+		if c.flags&fEOF == 0 {
+			c.flags |= fEOF
+			c.ended()
+		}
+		if c.flags&fFDClosed == 0 {
+			c.detach()
+			c.failWrites()
+		}
+	}
+}
+
+// read reads what the socket has, into the loop's buffer.
+func (c *conn) read(buf []byte, hup bool) {
+	for range 64 {
+		if c.flags&(fEOF|fFDClosed) != 0 || c.flags&fPaused != 0 && !hup {
+			return
+		}
+		n, err := syscall.Read(int(c.fd), buf)
+		if n > 0 {
+			c.received(buf[:n])
+			if n < len(buf) && !hup {
+				return
+			}
+			continue
+		}
+		switch err {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return
+		}
+		c.flags |= fEOF
+		c.ended()
+		return
+	}
+}
+
+// received takes bytes read from the socket.
+func (c *conn) received(data []byte) {
+	switch c.state {
+	case stHeader:
+		c.in = append(c.in, data...)
+		c.parse()
+	case stLinger:
+		// discarded: the answer is given
+	default:
+		if c.flags&(fOver|fClosed) != 0 {
+			return
+		}
+		c.in = appendBuf(c.in, data)
+		if len(c.in) >= c.l.e.maxPending && c.flags&fPaused == 0 {
+			c.flags |= fPaused
+			c.setInterest()
+		}
+		c.schedule()
+	}
+}
+
+// ended handles the end of the peer's stream.
+func (c *conn) ended() {
+	c.setInterest()
+	switch c.state {
+	case stHeader, stLinger:
+		if len(c.wq) == 0 {
+			c.closeFD()
+		}
+	default:
+		if c.flags&fOver == 0 {
+			c.schedule() // Dropped follows the pending bytes
+		}
+	}
+}
+
+func (c *conn) schedule() {
+	if c.flags&fScheduled == 0 {
+		c.flags |= fScheduled
+		c.l.e.pool.submit(c)
+	}
+}
+
+// setInterest registers the events the connection waits for.
+func (c *conn) setInterest() {
+	if c.flags&(fFDClosed|fDetached) != 0 {
+		return
+	}
+	var want uint32
+	if c.flags&(fEOF|fPaused) == 0 {
+		want |= syscall.EPOLLIN
+	}
+	if len(c.wq) > 0 {
+		want |= syscall.EPOLLOUT
+	}
+	if want != c.interest {
+		c.interest = want
+		epollCtl(c.l.epfd, syscall.EPOLL_CTL_MOD, int(c.fd), want)
+	}
+}
+
+func (c *conn) detach() {
+	if c.flags&(fFDClosed|fDetached) == 0 {
+		c.flags |= fDetached
+		syscall.EpollCtl(c.l.epfd, syscall.EPOLL_CTL_DEL, int(c.fd), nil)
+	}
+}
+
+// process runs on a worker: the handler, if the request is read, then the
+// pending bytes through the WebSocket connection, in order.
+func (c *conn) process() {
+	c.mu.Lock()
+	if c.state == stHandler && c.flags&fHandled == 0 {
+		c.flags |= fHandled
+		req := c.req
+		c.req = nil
+		c.mu.Unlock()
+		c.serve(req)
+		c.mu.Lock()
+	}
+	for range 8 {
+		if c.state != stWS || c.flags&fOver != 0 {
+			c.flags &^= fScheduled
+			c.mu.Unlock()
+			return
+		}
+		data := c.in
+		if c.flags&fClosed != 0 || len(data) == 0 && c.flags&fEOF != 0 {
+			// The stream ended (closed by us, or by the peer once its
+			// bytes are fed): tell the connection.
+			putBuf(data)
+			c.in = nil
+			c.flags |= fOver
+			c.flags &^= fScheduled
+			wc := c.wc
+			c.wc = nil
+			c.mu.Unlock()
+			wc.Dropped()
+			return
+		}
+		if len(data) == 0 {
+			c.flags &^= fScheduled
+			c.mu.Unlock()
+			return
+		}
+		c.in = nil
+		if c.flags&fPaused != 0 {
+			c.flags &^= fPaused
+			c.setInterest()
+		}
+		wc := c.wc
+		c.mu.Unlock()
+		over := wc.Feed(data)
+		putBuf(data)
+		c.mu.Lock()
+		if over {
+			c.flags |= fOver
+			c.wc = nil
+			putBuf(c.in)
+			c.in = nil
+		}
+	}
+	// More to do: let other connections have a turn.
+	c.mu.Unlock()
+	c.l.e.pool.submit(c)
+}
+
+// Write writes b to the socket, or queues what the socket will not take
+// yet. It waits while more than MaxQueuedBytes are queued, at most
+// WriteTimeout.
+func (c *conn) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.writeLocked(b); err != nil {
+		return 0, err
+	}
+	var timer *time.Timer
+	for len(c.wq) > c.l.e.maxQueued {
+		if c.wready == nil {
+			c.wready = make(chan struct{})
+		}
+		ch := c.wready
+		c.mu.Unlock()
+		if timer == nil {
+			timer = time.NewTimer(c.l.e.wto)
+			defer timer.Stop()
+		}
+		timedOut := false
+		select {
+		case <-ch:
+		case <-timer.C:
+			timedOut = true
+		}
+		c.mu.Lock()
+		if c.flags&(fWDead|fFDClosed) != 0 {
+			return 0, c.opError("write", net.ErrClosed)
+		}
+		if timedOut && len(c.wq) > c.l.e.maxQueued {
+			c.failWrites()
+			return 0, c.opError("write", fmt.Errorf("peer not reading for %v: %w", c.l.e.wto, os.ErrDeadlineExceeded))
+		}
+	}
+	return len(b), nil
+}
+
+// writeLocked writes b, queueing the rest if the socket is full.
+func (c *conn) writeLocked(b []byte) error {
+	if c.flags&(fClosed|fFDClosed) != 0 {
+		return c.opError("write", net.ErrClosed)
+	}
+	if c.flags&fWDead != 0 {
+		return c.opError("write", syscall.EPIPE)
+	}
+	if len(c.wq) == 0 {
+		for len(b) > 0 {
+			n, err := syscall.Write(int(c.fd), b)
+			if n > 0 {
+				b = b[n:]
+				continue
+			}
+			if err == syscall.EINTR {
+				continue
+			}
+			if err == syscall.EAGAIN {
+				break
+			}
+			if err == nil {
+				err = syscall.EIO
+			}
+			c.flags |= fWDead
+			return c.opError("write", err)
+		}
+		if len(b) == 0 {
+			return nil
+		}
+	}
+	c.wq = appendBuf(c.wq, b)
+	c.setInterest()
+	return nil
+}
+
+// flush writes queued bytes, on the loop.
+func (c *conn) flush() {
+	done := 0
+	for done < len(c.wq) {
+		n, err := syscall.Write(int(c.fd), c.wq[done:])
+		if n > 0 {
+			done += n
+			continue
+		}
+		if err == syscall.EINTR {
+			continue
+		}
+		if err == syscall.EAGAIN {
+			break
+		}
+		c.failWrites()
+		return
+	}
+	if done == len(c.wq) {
+		putBuf(c.wq)
+		c.wq = nil
+	} else if done > 0 {
+		c.wq = c.wq[:copy(c.wq, c.wq[done:])]
+	}
+	if len(c.wq) <= c.l.e.maxQueued {
+		c.wakeWriters()
+	}
+	c.setInterest()
+	if len(c.wq) == 0 {
+		c.flushed()
+	}
+}
+
+// flushed acts on an emptied queue.
+func (c *conn) flushed() {
+	switch {
+	case c.flags&fCloseAfterFlush != 0:
+		c.closeFD()
+	case c.state == stLinger:
+		if c.flags&fEOF != 0 {
+			c.closeFD()
+		} else {
+			syscall.Shutdown(int(c.fd), syscall.SHUT_WR)
+		}
+	}
+}
+
+// failWrites gives up on the queued bytes.
+func (c *conn) failWrites() {
+	c.flags |= fWDead
+	putBuf(c.wq)
+	c.wq = nil
+	c.wakeWriters()
+	c.setInterest()
+	if c.flags&fCloseAfterFlush != 0 || c.state == stLinger {
+		c.closeFD()
+	}
+}
+
+func (c *conn) wakeWriters() {
+	if c.wready != nil {
+		close(c.wready)
+		c.wready = nil
+	}
+}
+
+// Close closes the connection once its queued bytes are written, within
+// WriteTimeout. A WebSocket connection is told Dropped, unless its Feed
+// already reported the end. Close may be called any number of times.
+func (c *conn) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.flags&fClosed != 0 {
+		return nil
+	}
+	c.flags |= fClosed
+	if c.state == stWS && c.flags&fOver == 0 {
+		c.schedule()
+	}
+	if len(c.wq) > 0 && c.flags&(fWDead|fFDClosed) == 0 {
+		c.flags |= fCloseAfterFlush | fPaused
+		c.setInterest()
+		c.l.addTimer(&c.l.linger, c, c.l.e.now()+int64(c.l.e.wto), false)
+		return nil
+	}
+	c.closeFD()
+	return nil
+}
+
+// abort closes the connection now, dropping queued bytes.
+func (c *conn) abort() {
+	if c.flags&fFDClosed != 0 {
+		return
+	}
+	c.flags |= fClosed
+	if c.state == stWS && c.flags&fOver == 0 {
+		c.schedule()
+	}
+	c.closeFD()
+}
+
+// closeFD closes the socket. Work for the connection must be queued
+// before, as the last socket of a stopped engine ends its workers.
+func (c *conn) closeFD() {
+	if c.flags&fFDClosed != 0 {
+		return
+	}
+	c.flags |= fFDClosed | fClosed
+	c.l.e.table.del(int(c.fd), c)
+	syscall.Close(int(c.fd))
+	putBuf(c.wq)
+	c.wq = nil
+	c.wakeWriters()
+	if c.state == stHeader || c.state == stLinger {
+		c.in = nil
+	}
+	c.doneHTTP()
+	c.l.e.connGone()
+}
+
+func (c *conn) doneHTTP() {
+	if c.flags&fInHTTP != 0 {
+		c.flags &^= fInHTTP
+		c.l.e.httpActive.Add(-1)
+	}
+}
+
+// linger ends an HTTP exchange: once the answer is written, the write side
+// is shut and what the peer still sends is read and dropped until it
+// closes, so that it does not get a reset before reading the answer.
+func (c *conn) linger() {
+	c.state = stLinger
+	c.req = nil
+	if c.flags&fFDClosed != 0 {
+		return
+	}
+	putBuf(c.in)
+	c.in = nil
+	c.flags &^= fPaused
+	c.setInterest()
+	c.l.addTimer(&c.l.linger, c, c.l.e.now()+int64(lingerTimeout), false)
+	if len(c.wq) == 0 {
+		c.flushed()
+	}
+}
+
+func (c *conn) opError(op string, err error) error {
+	return &net.OpError{Op: op, Net: c.network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+}
+
+func (c *conn) network() string {
+	if c.l.e.unix {
+		return "unix"
+	}
+	return "tcp"
+}
+
+// Read is not used: the engine reads the socket and feeds the connection.
+func (c *conn) Read([]byte) (int, error) { return 0, errEngineReads }
+
+// LocalAddr returns the local address of the connection.
+func (c *conn) LocalAddr() net.Addr { return c.l.e.ln.Addr() }
+
+// RemoteAddr returns the peer's address.
+func (c *conn) RemoteAddr() net.Addr {
+	if c.peer.IsValid() {
+		return net.TCPAddrFromAddrPort(c.peer)
+	}
+	return &net.UnixAddr{Net: "unix"}
+}
+
+// SetDeadline does nothing: Server.WriteTimeout bounds writes, and the
+// engine does the reading.
+func (c *conn) SetDeadline(time.Time) error { return nil }
+
+// SetReadDeadline does nothing; see SetDeadline.
+func (c *conn) SetReadDeadline(time.Time) error { return nil }
+
+// SetWriteDeadline does nothing; see SetDeadline.
+func (c *conn) SetWriteDeadline(time.Time) error { return nil }
+
+func addrPort(sa syscall.Sockaddr) netip.AddrPort {
+	switch sa := sa.(type) {
+	case *syscall.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
+	case *syscall.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(sa.Port))
+	}
+	return netip.AddrPort{}
+}
+
+// Buffers for pending and queued bytes come from two pools, so that a
+// connection holds one only while bytes wait in it.
+const (
+	smallBuf = 4 << 10
+	largeBuf = 64 << 10
+)
+
+var (
+	smallPool = sync.Pool{New: func() any { return new([smallBuf]byte) }}
+	largePool = sync.Pool{New: func() any { return new([largeBuf]byte) }}
+)
+
+// appendBuf appends data to b, taking b from the pools when it is nil or
+// too small.
+func appendBuf(b, data []byte) []byte {
+	n := len(b) + len(data)
+	if n <= cap(b) {
+		return append(b, data...)
+	}
+	var nb []byte
+	switch {
+	case n <= smallBuf:
+		nb = smallPool.Get().(*[smallBuf]byte)[:0]
+	case n <= largeBuf:
+		nb = largePool.Get().(*[largeBuf]byte)[:0]
+	default:
+		nb = make([]byte, 0, n+n/2)
+	}
+	nb = append(append(nb, b...), data...)
+	putBuf(b)
+	return nb
+}
+
+func putBuf(b []byte) {
+	switch cap(b) {
+	case smallBuf:
+		smallPool.Put((*[smallBuf]byte)(b[:smallBuf]))
+	case largeBuf:
+		largePool.Put((*[largeBuf]byte)(b[:largeBuf]))
+	}
+}
