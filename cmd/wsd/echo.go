@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wsd-go/wsd"
+	"github.com/wsd-go/wsd/eventloop"
 )
 
 func echoCmd(args []string, stdout, stderr io.Writer) int {
@@ -23,7 +24,12 @@ func echoCmd(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:9001", "address to listen on")
 	protocols := fs.String("protocols", "", "comma-separated subprotocols to accept")
+	engine := fs.String("engine", "goroutine", "transport: goroutine (net/http, a goroutine per connection) or epoll (event loops)")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *engine != "goroutine" && *engine != "epoll" {
+		fmt.Fprintf(stderr, "wsd echo: unknown engine %q: want goroutine or epoll\n", *engine)
 		return 2
 	}
 	opts := &wsd.Options{}
@@ -36,7 +42,10 @@ func echoCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	s := &echoServer{opts: opts, conns: map[*wsd.Conn]struct{}{}}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	var srv echoTransport = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	if *engine == "epoll" {
+		srv = &eventloop.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sig)
@@ -53,11 +62,20 @@ func echoCmd(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	srv.Shutdown(ctx)
 	s.closeAll(ctx)
+	srv.Close()
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		fmt.Fprintf(stderr, "wsd echo: %v\n", err)
 		return 1
 	}
 	return 0
+}
+
+// echoTransport is what the echo command needs of http.Server and
+// eventloop.Server.
+type echoTransport interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+	Close() error
 }
 
 // echoServer sends every message back with its type, and remembers its

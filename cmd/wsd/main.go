@@ -2,7 +2,7 @@
 // wsd library, to try it in one command and check it against other
 // implementations.
 //
-//	wsd echo [-addr 127.0.0.1:9001] [-protocols chat,superchat]
+//	wsd echo [-addr 127.0.0.1:9001] [-protocols chat,superchat] [-engine goroutine|epoll]
 //	wsd client [-echo] [-protocol NAME] [-H 'Header: value'] URL
 package main
 
@@ -13,8 +13,9 @@ import (
 )
 
 const usage = `usage:
-  wsd echo [-addr 127.0.0.1:9001] [-protocols chat,...]
-      a WebSocket echo server on any path; stops on SIGINT or SIGTERM
+  wsd echo [-addr 127.0.0.1:9001] [-protocols chat,...] [-engine goroutine|epoll]
+      a WebSocket echo server on any path; stops on SIGINT or SIGTERM;
+      -engine epoll serves from event loops instead of net/http
   wsd client [-echo] [-protocol NAME] [-H 'Header: value'] URL
       an interactive client: stdin lines are sent as text, messages are
       printed; with -echo it sends every message back instead

@@ -30,7 +30,23 @@ func buildWsd(t *testing.T) string {
 
 func TestEchoServerCommand(t *testing.T) {
 	bin := buildWsd(t)
-	cmd := exec.Command(bin, "echo", "-addr", "127.0.0.1:0", "-protocols", "chat,superchat")
+	for _, engine := range []string{"goroutine", "epoll"} {
+		t.Run(engine, func(t *testing.T) { testEchoServer(t, bin, engine) })
+	}
+}
+
+func TestEchoBadEngine(t *testing.T) {
+	var stderr bytes.Buffer
+	if code := run([]string{"echo", "-engine", "fibers"}, strings.NewReader(""), os.Stdout, &stderr); code != 2 {
+		t.Errorf("exit %d, want 2", code)
+	}
+	if !strings.Contains(stderr.String(), "unknown engine") {
+		t.Errorf("stderr %q", stderr.String())
+	}
+}
+
+func testEchoServer(t *testing.T, bin, engine string) {
+	cmd := exec.Command(bin, "echo", "-addr", "127.0.0.1:0", "-protocols", "chat,superchat", "-engine", engine)
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
