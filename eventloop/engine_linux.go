@@ -272,7 +272,9 @@ func (e *engine) maybeFinish() {
 type loop struct {
 	e        *engine
 	epfd     int
-	rd, wr   int // wake-up pipe
+	rd       int          // wake-up pipe, read end
+	wmu      sync.RWMutex // guards wr against closing while waking
+	wr       int          // wake-up pipe, write end; -1 once the loop is gone
 	acceptor bool
 	lfd      int // the listener's socket on the acceptor, or -1
 	lnRetry  int64
@@ -325,17 +327,25 @@ func epollCtl(epfd, op, fd int, events uint32) error {
 }
 
 func (l *loop) closeFDs() {
-	for _, fd := range []int{l.epfd, l.rd, l.wr, l.lfd} {
+	l.wmu.Lock()
+	wr := l.wr
+	l.wr = -1
+	l.wmu.Unlock()
+	for _, fd := range []int{l.epfd, l.rd, wr, l.lfd} {
 		if fd >= 0 {
 			syscall.Close(fd)
 		}
 	}
-	l.epfd, l.rd, l.wr, l.lfd = -1, -1, -1, -1
+	l.lfd = -1 // epfd and rd stay as they were: nothing uses them once the loop is gone
 }
 
 func (l *loop) wake() {
-	var b = [1]byte{1}
-	syscall.Write(l.wr, b[:]) // a full pipe means a wake-up is pending already
+	l.wmu.RLock()
+	if l.wr >= 0 {
+		var b = [1]byte{1}
+		syscall.Write(l.wr, b[:]) // a full pipe means a wake-up is pending already
+	}
+	l.wmu.RUnlock()
 }
 
 func (l *loop) run() {
@@ -438,9 +448,11 @@ func (l *loop) accept() {
 		}
 		e.live.Add(1)
 		e.httpActive.Add(1)
-		e.acceptMu.Unlock()
 		t.addTimer(&t.hs, c, e.now()+e.rht, t == l)
-		if err := epollCtl(t.epfd, syscall.EPOLL_CTL_ADD, nfd, syscall.EPOLLIN); err != nil {
+		err = epollCtl(t.epfd, syscall.EPOLL_CTL_ADD, nfd, syscall.EPOLLIN)
+		// Until here a stop waits, so that it finds the connection.
+		e.acceptMu.Unlock()
+		if err != nil {
 			e.s.logf("%v", err)
 			c.mu.Lock()
 			c.abort()

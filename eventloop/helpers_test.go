@@ -280,3 +280,7 @@ func (r *raw) eof() {
 		r.t.Fatalf("want EOF, got %v", err)
 	}
 }
+
+func errorsAs(err error, target any) bool { return err != nil && errors.As(err, target) }
+
+func isEpoll(t *testing.T) bool { return strings.HasSuffix(t.Name(), "/epoll") }
