@@ -23,6 +23,13 @@ func (s *Server) Serve(ln net.Listener) error {
 		ln.Close()
 		return err
 	}
+	s.mu.Lock()
+	closed := s.shutdown
+	s.mu.Unlock()
+	if closed {
+		ln.Close()
+		return ErrServerClosed
+	}
 	lfd, unix, err := listenerFD(ln)
 	if err != nil {
 		ln.Close()
