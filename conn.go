@@ -123,7 +123,7 @@ type Conn struct {
 	nc      net.Conn
 	rbuf    []byte // read buffer; holds bytes read past the handshake at start
 	started atomic.Bool
-	done    chan struct{}
+	done    chan struct{} // made by Done; guarded by mu
 
 	wmu sync.Mutex // held while a frame is encoded and written
 
@@ -131,10 +131,12 @@ type Conn struct {
 	pings      []pendingPing
 	closeTimer *time.Timer
 	finished   bool
+	doneClosed bool // done is, or is to be made, closed
 
 	protocol   string
-	reqHeader  http.Header
-	respHeader http.Header
+	reqHeader  http.Header // on a client; a server keeps reqPacked
+	reqPacked  string      // on a server: the request headers, packed
+	respHeader http.Header // on a client; a server builds it when asked
 
 	// server side, before Start
 	w   http.ResponseWriter
@@ -148,7 +150,7 @@ type Conn struct {
 const readBufferSize = 4096
 
 func newConn(role proto.Role, opts *Options) *Conn {
-	c := &Conn{done: make(chan struct{})}
+	c := &Conn{}
 	if opts != nil {
 		c.opts = *opts
 	}
@@ -208,16 +210,52 @@ func (c *Conn) RemoteAddr() net.Addr {
 	return c.nc.RemoteAddr()
 }
 
-// RequestHeader returns the headers of the handshake request.
-func (c *Conn) RequestHeader() http.Header { return c.reqHeader }
+// RequestHeader returns the headers of the handshake request. On a server
+// each call returns a new copy: a connection keeps them packed, as a map
+// would cost every idle connection several hundred bytes.
+func (c *Conn) RequestHeader() http.Header {
+	if c.m.Role() == proto.Server {
+		return unpackHeader(c.reqPacked)
+	}
+	return c.reqHeader
+}
 
 // ResponseHeader returns the headers of the handshake response, once
-// Start has succeeded.
-func (c *Conn) ResponseHeader() http.Header { return c.respHeader }
+// Start has succeeded. On a server each call returns a new copy.
+func (c *Conn) ResponseHeader() http.Header {
+	if c.m.Role() == proto.Server {
+		if c.ReadyState() == Connecting || c.nc == nil {
+			return nil
+		}
+		return c.serverResponseHeader()
+	}
+	return c.respHeader
+}
 
 // Done returns a channel closed once the connection is closed and the
 // close event has been delivered.
-func (c *Conn) Done() <-chan struct{} { return c.done }
+func (c *Conn) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil {
+		// Made on demand: most connections are never asked.
+		c.done = make(chan struct{})
+		if c.doneClosed {
+			close(c.done)
+		}
+	}
+	return c.done
+}
+
+// closeDone closes the channel of Done, now or when it is made.
+func (c *Conn) closeDone() {
+	c.mu.Lock()
+	c.doneClosed = true
+	if c.done != nil {
+		close(c.done)
+	}
+	c.mu.Unlock()
+}
 
 // Send sends data as one message, or a control frame, as opts say. It
 // returns once the frame is written. Concurrent sends are serialized.
@@ -297,7 +335,7 @@ func (c *Conn) Close(code int, reason string) error {
 	if !c.started.Load() {
 		if c.started.CompareAndSwap(false, true) {
 			c.state.Store(int32(Closed))
-			close(c.done)
+			c.closeDone()
 		}
 		return nil
 	}
@@ -551,7 +589,7 @@ func (c *Conn) finish(code int, reason string) {
 	if f := c.h.Load().close; f != nil {
 		f(code, reason)
 	}
-	close(c.done)
+	c.closeDone()
 }
 
 // begin marks the connection open and starts its goroutine.

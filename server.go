@@ -2,6 +2,7 @@ package wsd
 
 import (
 	"context"
+	"encoding/binary"
 	"net/http"
 	"time"
 
@@ -31,7 +32,7 @@ func NewServer(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, er
 	}
 	c := newConn(proto.Server, opts)
 	c.w, c.r, c.key = w, r, key
-	c.reqHeader = r.Header
+	c.reqPacked = packHeader(r.Header)
 	c.protocol = handshake.SelectProtocol(handshake.Tokens(r.Header, "Sec-WebSocket-Protocol"), c.opts.AcceptProtocols)
 	return c, nil
 }
@@ -53,7 +54,7 @@ func (c *Conn) Start(ctx context.Context) error {
 	}
 	if err != nil {
 		c.state.Store(int32(Closed))
-		close(c.done)
+		c.closeDone()
 	}
 	return err
 }
@@ -99,23 +100,64 @@ func (c *Conn) accept(ctx context.Context) error {
 	return nil
 }
 
-// response returns the 101 response and records its headers.
+// response returns the 101 response.
 func (c *Conn) response() []byte {
-	accept := handshake.AcceptKey(c.key)
-	c.respHeader = http.Header{
+	return handshake.AppendResponse(make([]byte, 0, 256), handshake.AcceptKey(c.key), c.protocol, "", c.opts.AdditionalHeaders)
+}
+
+// serverResponseHeader returns the headers of the 101 response.
+func (c *Conn) serverResponseHeader() http.Header {
+	h := http.Header{
 		"Upgrade":              {"websocket"},
 		"Connection":           {"Upgrade"},
-		"Sec-Websocket-Accept": {accept},
+		"Sec-Websocket-Accept": {handshake.AcceptKey(c.key)},
 	}
 	if c.protocol != "" {
-		c.respHeader.Set("Sec-WebSocket-Protocol", c.protocol)
+		h.Set("Sec-WebSocket-Protocol", c.protocol)
 	}
 	for k, v := range c.opts.AdditionalHeaders {
-		if c.respHeader.Get(k) == "" {
-			c.respHeader[http.CanonicalHeaderKey(k)] = v
+		if h.Get(k) == "" {
+			h[http.CanonicalHeaderKey(k)] = v
 		}
 	}
-	return handshake.AppendResponse(make([]byte, 0, 256), accept, c.protocol, "", c.opts.AdditionalHeaders)
+	return h
+}
+
+// packHeader packs h into one string of length-prefixed names and values:
+// an idle connection keeps one allocation instead of a map.
+func packHeader(h http.Header) string {
+	n := 0
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(v) + 2*binary.MaxVarintLen64
+		}
+	}
+	b := make([]byte, 0, n)
+	for k, vs := range h {
+		for _, v := range vs {
+			b = binary.AppendUvarint(b, uint64(len(k)))
+			b = append(b, k...)
+			b = binary.AppendUvarint(b, uint64(len(v)))
+			b = append(b, v...)
+		}
+	}
+	return string(b)
+}
+
+// unpackHeader returns the header that packHeader packed into s.
+func unpackHeader(s string) http.Header {
+	h := http.Header{}
+	next := func() string {
+		n, k := binary.Uvarint([]byte(s[:min(len(s), binary.MaxVarintLen64)]))
+		v := s[k : k+int(n)]
+		s = s[k+int(n):]
+		return v
+	}
+	for s != "" {
+		k := next()
+		h[k] = append(h[k], next())
+	}
+	return h
 }
 
 // driver lets a transport of internal/transport drive a Conn.
