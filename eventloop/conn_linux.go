@@ -53,10 +53,22 @@ type conn struct {
 	mu       sync.Mutex
 	peer     netip.AddrPort
 	in       []byte         // stHeader: the request so far; then bytes not yet fed
-	wq       []byte         // bytes the socket would not take yet
-	wready   chan struct{}  // closed when wq shrinks, for waiting writers
+	wq       *writeQueue    // nil unless the socket would not take all
 	wc       transport.Conn // the WebSocket connection, once attached
 	req      *http.Request  // read, until its handler starts
+}
+
+// writeQueue holds what the socket would not take yet.
+type writeQueue struct {
+	buf   []byte
+	ready chan struct{} // closed when buf shrinks, for waiting writers
+}
+
+func (c *conn) queued() int {
+	if c.wq == nil {
+		return 0
+	}
+	return len(c.wq.buf)
 }
 
 var errEngineReads = errors.New("eventloop: the connection is read by the engine")
@@ -69,7 +81,7 @@ func (c *conn) event(ev uint32, buf []byte) {
 		return
 	}
 	hup := ev&(syscall.EPOLLHUP|syscall.EPOLLERR) != 0
-	if ev&syscall.EPOLLOUT != 0 || hup && len(c.wq) > 0 {
+	if ev&syscall.EPOLLOUT != 0 || hup && c.queued() > 0 {
 		c.flush()
 	}
 	if ev&syscall.EPOLLIN != 0 || hup {
@@ -141,7 +153,7 @@ func (c *conn) ended() {
 	c.setInterest()
 	switch c.state {
 	case stHeader, stLinger:
-		if len(c.wq) == 0 {
+		if c.queued() == 0 {
 			c.closeFD()
 		}
 	default:
@@ -167,7 +179,7 @@ func (c *conn) setInterest() {
 	if c.flags&(fEOF|fPaused) == 0 {
 		want |= syscall.EPOLLIN
 	}
-	if len(c.wq) > 0 {
+	if c.queued() > 0 {
 		want |= syscall.EPOLLOUT
 	}
 	if want != c.interest {
@@ -252,11 +264,11 @@ func (c *conn) Write(b []byte) (int, error) {
 		return 0, err
 	}
 	var timer *time.Timer
-	for len(c.wq) > c.l.e.maxQueued {
-		if c.wready == nil {
-			c.wready = make(chan struct{})
+	for c.queued() > c.l.e.maxQueued {
+		if c.wq.ready == nil {
+			c.wq.ready = make(chan struct{})
 		}
-		ch := c.wready
+		ch := c.wq.ready
 		c.mu.Unlock()
 		if timer == nil {
 			timer = time.NewTimer(c.l.e.wto)
@@ -272,7 +284,7 @@ func (c *conn) Write(b []byte) (int, error) {
 		if c.flags&(fWDead|fFDClosed) != 0 {
 			return 0, c.opError("write", net.ErrClosed)
 		}
-		if timedOut && len(c.wq) > c.l.e.maxQueued {
+		if timedOut && c.queued() > c.l.e.maxQueued {
 			c.failWrites()
 			return 0, c.opError("write", fmt.Errorf("peer not reading for %v: %w", c.l.e.wto, os.ErrDeadlineExceeded))
 		}
@@ -288,7 +300,7 @@ func (c *conn) writeLocked(b []byte) error {
 	if c.flags&fWDead != 0 {
 		return c.opError("write", syscall.EPIPE)
 	}
-	if len(c.wq) == 0 {
+	if c.queued() == 0 {
 		for len(b) > 0 {
 			n, err := syscall.Write(int(c.fd), b)
 			if n > 0 {
@@ -311,16 +323,23 @@ func (c *conn) writeLocked(b []byte) error {
 			return nil
 		}
 	}
-	c.wq = appendBuf(c.wq, b)
+	if c.wq == nil {
+		c.wq = &writeQueue{}
+	}
+	c.wq.buf = appendBuf(c.wq.buf, b)
 	c.setInterest()
 	return nil
 }
 
 // flush writes queued bytes, on the loop.
 func (c *conn) flush() {
+	q := c.wq
+	if q == nil {
+		return
+	}
 	done := 0
-	for done < len(c.wq) {
-		n, err := syscall.Write(int(c.fd), c.wq[done:])
+	for done < len(q.buf) {
+		n, err := syscall.Write(int(c.fd), q.buf[done:])
 		if n > 0 {
 			done += n
 			continue
@@ -334,17 +353,20 @@ func (c *conn) flush() {
 		c.failWrites()
 		return
 	}
-	if done == len(c.wq) {
-		putBuf(c.wq)
-		c.wq = nil
+	if done == len(q.buf) {
+		putBuf(q.buf)
+		q.buf = nil
 	} else if done > 0 {
-		c.wq = c.wq[:copy(c.wq, c.wq[done:])]
+		q.buf = q.buf[:copy(q.buf, q.buf[done:])]
 	}
-	if len(c.wq) <= c.l.e.maxQueued {
+	if len(q.buf) <= c.l.e.maxQueued {
 		c.wakeWriters()
 	}
+	if len(q.buf) == 0 {
+		c.wq = nil
+	}
 	c.setInterest()
-	if len(c.wq) == 0 {
+	if c.wq == nil {
 		c.flushed()
 	}
 }
@@ -366,9 +388,7 @@ func (c *conn) flushed() {
 // failWrites gives up on the queued bytes.
 func (c *conn) failWrites() {
 	c.flags |= fWDead
-	putBuf(c.wq)
-	c.wq = nil
-	c.wakeWriters()
+	c.dropQueue()
 	c.setInterest()
 	if c.flags&fCloseAfterFlush != 0 || c.state == stLinger {
 		c.closeFD()
@@ -376,9 +396,17 @@ func (c *conn) failWrites() {
 }
 
 func (c *conn) wakeWriters() {
-	if c.wready != nil {
-		close(c.wready)
-		c.wready = nil
+	if c.wq != nil && c.wq.ready != nil {
+		close(c.wq.ready)
+		c.wq.ready = nil
+	}
+}
+
+func (c *conn) dropQueue() {
+	if c.wq != nil {
+		putBuf(c.wq.buf)
+		c.wakeWriters()
+		c.wq = nil
 	}
 }
 
@@ -395,7 +423,7 @@ func (c *conn) Close() error {
 	if c.state == stWS && c.flags&fOver == 0 {
 		c.schedule()
 	}
-	if len(c.wq) > 0 && c.flags&(fWDead|fFDClosed) == 0 {
+	if c.queued() > 0 && c.flags&(fWDead|fFDClosed) == 0 {
 		c.flags |= fCloseAfterFlush | fPaused
 		c.setInterest()
 		c.l.addTimer(&c.l.linger, c, c.l.e.now()+int64(c.l.e.wto), false)
@@ -426,9 +454,7 @@ func (c *conn) closeFD() {
 	c.flags |= fFDClosed | fClosed
 	c.l.e.table.del(int(c.fd), c)
 	syscall.Close(int(c.fd))
-	putBuf(c.wq)
-	c.wq = nil
-	c.wakeWriters()
+	c.dropQueue()
 	if c.state == stHeader || c.state == stLinger {
 		c.in = nil
 	}
@@ -457,7 +483,7 @@ func (c *conn) linger() {
 	c.flags &^= fPaused
 	c.setInterest()
 	c.l.addTimer(&c.l.linger, c, c.l.e.now()+int64(lingerTimeout), false)
-	if len(c.wq) == 0 {
+	if c.queued() == 0 {
 		c.flushed()
 	}
 }

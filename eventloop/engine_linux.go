@@ -243,7 +243,7 @@ func (e *engine) stop(abort bool) {
 func (e *engine) closeIdle() {
 	e.table.each(func(c *conn) {
 		c.mu.Lock()
-		if c.state == stHeader || c.state == stLinger && len(c.wq) == 0 {
+		if c.state == stHeader || c.state == stLinger && c.queued() == 0 {
 			c.abort()
 		}
 		c.mu.Unlock()
