@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -54,6 +55,7 @@ type conn struct {
 	peer     netip.AddrPort
 	in       []byte         // stHeader: the request so far; then bytes not yet fed
 	wq       *writeQueue    // nil unless the socket would not take all
+	wdl      atomic.Int64   // write deadline, Unix nanoseconds; 0 for none
 	wc       transport.Conn // the WebSocket connection, once attached
 	req      *http.Request  // read, until its handler starts
 }
@@ -258,6 +260,14 @@ func (c *conn) process() {
 // yet. It waits while more than MaxQueuedBytes are queued, at most
 // WriteTimeout.
 func (c *conn) Write(b []byte) (int, error) {
+	limit := c.l.e.wto
+	if dl := c.wdl.Load(); dl != 0 {
+		d := time.Until(time.Unix(0, dl))
+		if d <= 0 {
+			return 0, c.opError("write", os.ErrDeadlineExceeded)
+		}
+		limit = min(limit, d)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.writeLocked(b); err != nil {
@@ -271,7 +281,7 @@ func (c *conn) Write(b []byte) (int, error) {
 		ch := c.wq.ready
 		c.mu.Unlock()
 		if timer == nil {
-			timer = time.NewTimer(c.l.e.wto)
+			timer = time.NewTimer(limit)
 			defer timer.Stop()
 		}
 		timedOut := false
@@ -286,7 +296,7 @@ func (c *conn) Write(b []byte) (int, error) {
 		}
 		if timedOut && c.queued() > c.l.e.maxQueued {
 			c.failWrites()
-			return 0, c.opError("write", fmt.Errorf("peer not reading for %v: %w", c.l.e.wto, os.ErrDeadlineExceeded))
+			return 0, c.opError("write", fmt.Errorf("peer not reading for %v: %w", limit, os.ErrDeadlineExceeded))
 		}
 	}
 	return len(b), nil
@@ -513,15 +523,23 @@ func (c *conn) RemoteAddr() net.Addr {
 	return &net.UnixAddr{Net: "unix"}
 }
 
-// SetDeadline does nothing: Server.WriteTimeout bounds writes, and the
-// engine does the reading.
-func (c *conn) SetDeadline(time.Time) error { return nil }
+// SetDeadline sets the write deadline; see SetReadDeadline.
+func (c *conn) SetDeadline(t time.Time) error { return c.SetWriteDeadline(t) }
 
-// SetReadDeadline does nothing; see SetDeadline.
+// SetReadDeadline does nothing: the engine does the reading, and bounds
+// only the wait for the request (Server.ReadHeaderTimeout).
 func (c *conn) SetReadDeadline(time.Time) error { return nil }
 
-// SetWriteDeadline does nothing; see SetDeadline.
-func (c *conn) SetWriteDeadline(time.Time) error { return nil }
+// SetWriteDeadline bounds writes that wait for room, besides
+// Server.WriteTimeout; a write after the deadline fails at once.
+func (c *conn) SetWriteDeadline(t time.Time) error {
+	if t.IsZero() {
+		c.wdl.Store(0)
+	} else {
+		c.wdl.Store(t.UnixNano())
+	}
+	return nil
+}
 
 func addrPort(sa syscall.Sockaddr) netip.AddrPort {
 	switch sa := sa.(type) {
