@@ -171,7 +171,9 @@ type engine struct {
 	live       atomic.Int64 // open sockets
 	httpActive atomic.Int64 // connections before or in their HTTP handler
 	lnOnce     sync.Once
-	lnDone     chan struct{}
+	lnDone     chan struct{} // closed when stopping: Serve returns
+	lfdOnce    sync.Once
+	lfdClosed  chan struct{} // closed once the acceptor closed its socket
 	fatal      atomic.Pointer[error]
 	wg         sync.WaitGroup // loops
 
@@ -192,6 +194,7 @@ func newEngine(s *Server, ln net.Listener, lfd int, unix bool) (*engine, error) 
 		maxPending: s.maxPending(),
 		maxQueued:  s.maxQueued(),
 		lnDone:     make(chan struct{}),
+		lfdClosed:  make(chan struct{}),
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.pool.init(s.workers())
@@ -220,6 +223,14 @@ func (e *engine) start() {
 func (e *engine) now() int64 { return int64(time.Since(e.base)) }
 
 func (e *engine) stop(abort bool) {
+	e.stopAccepting()
+	// The acceptor closes its copy of the listening socket when woken;
+	// once it has, no connection can come in.
+	<-e.lfdClosed
+	e.stopRest(abort)
+}
+
+func (e *engine) stopAccepting() {
 	e.acceptMu.Lock()
 	e.stoppingF.Store(true)
 	e.acceptMu.Unlock()
@@ -227,7 +238,10 @@ func (e *engine) stop(abort bool) {
 		e.ln.Close()
 		close(e.lnDone)
 	})
-	e.loops[0].wake() // closes the listener's socket
+	e.loops[0].wake()
+}
+
+func (e *engine) stopRest(abort bool) {
 	if abort {
 		e.table.each(func(c *conn) {
 			c.mu.Lock()
@@ -250,9 +264,11 @@ func (e *engine) closeIdle() {
 	})
 }
 
+// fail stops the engine after a loop failed; it runs on that loop.
 func (e *engine) fail(err error) {
 	e.fatal.CompareAndSwap(nil, &err)
-	e.stop(true)
+	e.stopAccepting()
+	e.stopRest(true)
 }
 
 // connGone counts a closed socket; after a stop, the last one ends the
@@ -333,17 +349,19 @@ func epollCtl(epfd, op, fd int, events uint32) error {
 	return nil
 }
 
+// closeFDs closes the loop's epoll instance and wake-up pipe. The
+// listening socket is closed apart: by closeListener, or by Serve if the
+// engine never started.
 func (l *loop) closeFDs() {
 	l.wmu.Lock()
 	wr := l.wr
 	l.wr = -1
 	l.wmu.Unlock()
-	for _, fd := range []int{l.epfd, l.rd, wr, l.lfd} {
+	for _, fd := range []int{l.epfd, l.rd, wr} {
 		if fd >= 0 {
 			syscall.Close(fd)
 		}
 	}
-	l.lfd = -1 // epfd and rd stay as they were: nothing uses them once the loop is gone
 }
 
 func (l *loop) wake() {
@@ -362,8 +380,7 @@ func (l *loop) run() {
 	e := l.e
 	for !e.finished.Load() {
 		if l.acceptor && l.lfd >= 0 && e.stoppingF.Load() {
-			syscall.Close(l.lfd) // also leaves the epoll set
-			l.lfd = -1
+			l.closeListener()
 		}
 		n, err := syscall.EpollWait(l.epfd, events, l.timeout())
 		if err != nil && err != syscall.EINTR {
@@ -393,7 +410,19 @@ func (l *loop) run() {
 		l.sweep()
 	}
 	l.buf = nil
+	if l.acceptor {
+		l.closeListener()
+	}
 	l.closeFDs()
+}
+
+// closeListener closes the acceptor's copy of the listening socket.
+func (l *loop) closeListener() {
+	if l.lfd >= 0 {
+		syscall.Close(l.lfd) // also leaves the epoll set
+		l.lfd = -1
+	}
+	l.e.lfdOnce.Do(func() { close(l.e.lfdClosed) })
 }
 
 // timeout returns the epoll_wait timeout in milliseconds: until the next

@@ -267,7 +267,7 @@ func TestCloseDropsConnections(t *testing.T) {
 // The client does not read for a while: the server's writes queue, then
 // wait, and everything arrives in order once it reads.
 func TestWriteBackPressure(t *testing.T) {
-	const n, size = 64, 64 << 10
+	const n, size = 384, 64 << 10 // 24 MiB: more than loopback socket buffers hold
 	sent := make(chan error, 1)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws, err := wsd.NewServer(w, r, nil)
@@ -294,7 +294,7 @@ func TestWriteBackPressure(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	select {
 	case err := <-sent:
-		t.Fatalf("4 MiB sent to a client that does not read: %v", err)
+		t.Fatalf("24 MiB sent to a client that does not read: %v", err)
 	default:
 	}
 	for i := range n {
