@@ -105,7 +105,7 @@ func (c *Conn) clientHandshake(ctx context.Context, nc net.Conn, u *url.URL) ([]
 	}
 	rr, err := http.ReadRequest(bufio.NewReader(strings.NewReader(string(req))))
 	if err == nil {
-		c.reqHeader = rr.Header
+		c.reqPacked = packHeader(rr.Header)
 	}
 	br := bufio.NewReaderSize(io.LimitReader(nc, maxResponseSize), readBufferSize)
 	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodGet})

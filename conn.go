@@ -134,13 +134,11 @@ type Conn struct {
 	doneClosed bool // done is, or is to be made, closed
 
 	protocol   string
-	reqHeader  http.Header // on a client; a server keeps reqPacked
-	reqPacked  string      // on a server: the request headers, packed
+	reqPacked  string      // the request headers, packed
 	respHeader http.Header // on a client; a server builds it when asked
 
 	// server side, before Start
 	w   http.ResponseWriter
-	r   *http.Request
 	key string
 
 	// client side
@@ -210,14 +208,14 @@ func (c *Conn) RemoteAddr() net.Addr {
 	return c.nc.RemoteAddr()
 }
 
-// RequestHeader returns the headers of the handshake request. On a server
-// each call returns a new copy: a connection keeps them packed, as a map
-// would cost every idle connection several hundred bytes.
+// RequestHeader returns the headers of the handshake request, a new copy
+// on each call: a connection keeps them packed, as a map would cost every
+// idle connection several hundred bytes.
 func (c *Conn) RequestHeader() http.Header {
-	if c.m.Role() == proto.Server {
-		return unpackHeader(c.reqPacked)
+	if c.reqPacked == "" {
+		return nil
 	}
-	return c.reqHeader
+	return unpackHeader(c.reqPacked)
 }
 
 // ResponseHeader returns the headers of the handshake response, once

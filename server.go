@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/wsd-go/wsd/internal/handshake"
@@ -31,8 +32,12 @@ func NewServer(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, er
 		return nil, &HandshakeError{Status: herr.Status, Reason: herr.Reason}
 	}
 	c := newConn(proto.Server, opts)
-	c.w, c.r, c.key = w, r, key
+	c.w = w
 	c.reqPacked = packHeader(r.Header)
+	c.key = key
+	if i := strings.Index(c.reqPacked, key); i >= 0 {
+		c.key = c.reqPacked[i : i+len(key)] // shares the packed string
+	}
 	c.protocol = handshake.SelectProtocol(handshake.Tokens(r.Header, "Sec-WebSocket-Protocol"), c.opts.AcceptProtocols)
 	return c, nil
 }
@@ -61,7 +66,7 @@ func (c *Conn) Start(ctx context.Context) error {
 
 func (c *Conn) accept(ctx context.Context) error {
 	w := c.w
-	c.w, c.r = nil, nil
+	c.w = nil
 	if a, ok := w.(transport.Attacher); ok {
 		nc, err := a.Attach(driver{c}, c.response())
 		if err != nil {
