@@ -99,7 +99,8 @@ func serve(engine string) error {
 	case "goroutine":
 		go (&http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}).Serve(ln)
 	case "epoll":
-		go (&eventloop.Server{Handler: h}).Serve(ln)
+		loops, _ := strconv.Atoi(os.Getenv("ELBENCH_LOOPS"))
+		go (&eventloop.Server{Handler: h, Loops: loops}).Serve(ln)
 	default:
 		return fmt.Errorf("unknown engine %q", engine)
 	}
@@ -112,6 +113,16 @@ func serve(engine string) error {
 			runtime.GC()
 			if f, err := os.Create(path); err == nil {
 				pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+			fmt.Println("profile written")
+		}
+		if path, ok := strings.CutPrefix(in.Text(), "cpuprofile "); ok {
+			// A CPU profile of the next five seconds.
+			if f, err := os.Create(path); err == nil {
+				pprof.StartCPUProfile(f)
+				time.Sleep(5 * time.Second)
+				pprof.StopCPUProfile()
 				f.Close()
 			}
 			fmt.Println("profile written")
