@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -382,7 +383,17 @@ func (l *loop) run() {
 		if l.acceptor && l.lfd >= 0 && e.stoppingF.Load() {
 			l.closeListener()
 		}
-		n, err := syscall.EpollWait(l.epfd, events, l.timeout())
+		// Look without blocking first. If nothing is ready, yield before
+		// blocking: epoll_wait keeps this goroutine's P while it sleeps,
+		// until the runtime takes it back, and the workers just given
+		// work would wait for it.
+		n, err := syscall.EpollWait(l.epfd, events, 0)
+		if n == 0 && err == nil {
+			if timeout := l.timeout(); timeout != 0 {
+				runtime.Gosched()
+				n, err = syscall.EpollWait(l.epfd, events, timeout)
+			}
+		}
 		if err != nil && err != syscall.EINTR {
 			e.s.logf("eventloop: epoll_wait: %v", err)
 			e.fail(fmt.Errorf("eventloop: epoll_wait: %w", err))
@@ -509,7 +520,9 @@ func (l *loop) addTimer(q *timerQueue, c *conn, at int64, self bool) {
 	}
 }
 
-// sweep expires the connections whose deadline has passed.
+// sweep expires the connections whose deadline has passed: those still
+// reading their request after ReadHeaderTimeout, and those lingering or
+// flushing before close for too long.
 func (l *loop) sweep() {
 	e := l.e
 	now := e.now()
@@ -519,9 +532,9 @@ func (l *loop) sweep() {
 			epollCtl(l.epfd, syscall.EPOLL_CTL_ADD, l.lfd, syscall.EPOLLIN)
 		}
 	}
-	l.mu.Lock()
-	x := l.expired[:0]
-	for _, q := range []*timerQueue{&l.hs, &l.linger} {
+	for i, q := range []*timerQueue{&l.hs, &l.linger} {
+		l.mu.Lock()
+		x := l.expired[:0]
 		for {
 			at, ok := q.peek()
 			if !ok || at > now {
@@ -529,18 +542,18 @@ func (l *loop) sweep() {
 			}
 			x = append(x, q.pop())
 		}
-	}
-	l.mu.Unlock()
-	for i, t := range x {
-		c := t.c
-		c.mu.Lock()
-		if c.state == stHeader || c.state == stLinger || c.flags&fCloseAfterFlush != 0 {
-			c.abort()
+		l.mu.Unlock()
+		for j, t := range x {
+			c := t.c
+			c.mu.Lock()
+			if i == 0 && c.state == stHeader || i == 1 && (c.state == stLinger || c.flags&fCloseAfterFlush != 0) {
+				c.abort()
+			}
+			c.mu.Unlock()
+			x[j] = timerEntry{}
 		}
-		c.mu.Unlock()
-		x[i] = timerEntry{}
+		l.expired = x[:0]
 	}
-	l.expired = x[:0]
 }
 
 // timerEntry and timerQueue make a timer wheel of one slot per timeout:

@@ -397,3 +397,26 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestUnixListener(t *testing.T) {
+	path := t.TempDir() + "/ws.sock"
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Skip(err)
+	}
+	s := &eventloop.Server{Handler: echoHandler(nil), ErrorLog: quietLog}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ln) }()
+	defer func() {
+		s.Close()
+		<-served
+	}()
+	opts := &wsd.Options{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", path)
+	}}
+	c := dial(t, "ws://localhost/", opts)
+	c.SendText("over a unix socket")
+	if m := c.next(t); m.String() != "over a unix socket" {
+		t.Errorf("echo %q", m.Data)
+	}
+}
