@@ -262,7 +262,7 @@ func idleCmd(args []string) error {
 	peers := fs.String("peers", "", "binary of the peers module")
 	settle := fs.Duration("settle", 3*time.Second, "wait before measuring")
 	fs.Parse(args)
-	fmt.Printf("%-10s %7s %10s %12s %12s %12s %7s\n", "server", "conns", "base RSS", "RSS/conn", "RSS/conn GC", "Go mem/conn", "alive")
+	fmt.Printf("%-10s %7s %10s %12s %12s %12s %7s %14s\n", "server", "conns", "base RSS", "RSS/conn", "RSS/conn GC", "Go mem/conn", "alive", "kernel/socket")
 	for _, name := range strings.Split(*servers, ",") {
 		if err := idleRun(name, *peers, *n, *sources, *settle); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
@@ -288,6 +288,7 @@ func idleRun(name, peers string, n, sources int, settle time.Duration) error {
 	if err != nil {
 		return err
 	}
+	slab0 := slab()
 	load, err := start(self(), "hold", "-addr", addr, "-n", strconv.Itoa(n), "-sources", strconv.Itoa(sources))
 	if err != nil {
 		return err
@@ -299,6 +300,7 @@ func idleRun(name, peers string, n, sources int, settle time.Duration) error {
 	}
 	got, _ := strconv.Atoi(strings.Fields(line)[1])
 	time.Sleep(settle)
+	slab1 := slab()
 	rss1, err := srv.rss()
 	if err != nil {
 		return err
@@ -325,8 +327,23 @@ func idleRun(name, peers string, n, sources int, settle time.Duration) error {
 		return err
 	}
 	alive := strings.Fields(line)[1]
-	fmt.Printf("%-10s %7d %7.1f MiB %10d B %12s %12s %7s\n", name, got, float64(rss0)/(1<<20), (rss1-rss0)/int64(got), perGC, goMem, alive)
+	// Both ends of each connection are sockets of this machine.
+	fmt.Printf("%-10s %7d %7.1f MiB %10d B %12s %12s %7s %12d B\n", name, got, float64(rss0)/(1<<20), (rss1-rss0)/int64(got), perGC, goMem, alive, (slab1-slab0)/int64(2*got))
 	return nil
+}
+
+// slab returns the kernel's slab memory, in bytes: where socket, file and
+// epoll structures live. Other processes move it too, so it is a rough
+// figure.
+func slab() int64 {
+	b, _ := os.ReadFile("/proc/meminfo")
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "Slab:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 // dialer opens connections from 127.0.0.2, 127.0.0.3 and so on in turn,
