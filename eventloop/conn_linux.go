@@ -291,7 +291,7 @@ func (c *conn) Write(b []byte) (int, error) {
 			timedOut = true
 		}
 		c.mu.Lock()
-		if c.flags&(fWDead|fFDClosed) != 0 {
+		if c.flags&(fClosed|fWDead|fFDClosed) != 0 {
 			return 0, c.opError("write", net.ErrClosed)
 		}
 		if timedOut && c.queued() > c.l.e.maxQueued {
@@ -430,6 +430,7 @@ func (c *conn) Close() error {
 		return nil
 	}
 	c.flags |= fClosed
+	c.wakeWriters() // a write waiting for room fails now
 	if c.state == stWS && c.flags&fOver == 0 {
 		c.schedule()
 	}
@@ -492,7 +493,12 @@ func (c *conn) linger() {
 	c.in = nil
 	c.flags &^= fPaused
 	c.setInterest()
-	c.l.addTimer(&c.l.linger, c, c.l.e.now()+int64(lingerTimeout), false)
+	// A long answer gets WriteTimeout to be written, then the linger.
+	d := lingerTimeout
+	if c.queued() > 0 {
+		d += c.l.e.wto
+	}
+	c.l.addTimer(&c.l.linger, c, c.l.e.now()+int64(d), false)
 	if c.queued() == 0 {
 		c.flushed()
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"runtime"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/wsd-go/wsd"
 	"github.com/wsd-go/wsd/eventloop"
+	"github.com/wsd-go/wsd/internal/transport"
 )
 
 func TestSlowHandlerDoesNotStallOthers(t *testing.T) {
@@ -418,5 +420,75 @@ func TestUnixListener(t *testing.T) {
 	c.SendText("over a unix socket")
 	if m := c.next(t); m.String() != "over a unix socket" {
 		t.Errorf("echo %q", m.Data)
+	}
+}
+
+// Closing the engine's net.Conn wakes a write that waits for room, rather
+// than leave it to WriteTimeout. (A wsd.Conn's own Close waits for the
+// write in progress on either transport, so the seam is used directly.)
+func TestCloseWakesBlockedWrite(t *testing.T) {
+	result := make(chan error, 1)
+	attached := make(chan net.Conn, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		nc, err := w.(transport.Attacher).Attach(nopConn{}, []byte("HTTP/1.1 101 Switching Protocols\r\n\r\n"))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		attached <- nc
+		go func() {
+			for {
+				if _, err := nc.Write(make([]byte, 64<<10)); err != nil {
+					result <- err
+					return
+				}
+			}
+		}()
+	})
+	_, url := startEventloop(t, h, func(s *eventloop.Server) { s.WriteTimeout = time.Minute })
+	r := dialRaw(t, url)
+	r.write([]byte(handshakeRequest))
+	nc := <-attached
+	time.Sleep(300 * time.Millisecond) // the writer fills the socket and waits
+	select {
+	case err := <-result:
+		t.Fatalf("write failed before Close: %v", err)
+	default:
+	}
+	start := time.Now()
+	nc.Close()
+	select {
+	case err := <-result:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Errorf("write error %v, want net.ErrClosed", err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("blocked write failed after %v", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("blocked write still waiting after Close")
+	}
+}
+
+type nopConn struct{}
+
+func (nopConn) Opened()          {}
+func (nopConn) Feed([]byte) bool { return false }
+func (nopConn) Dropped()         {}
+
+// A large answer to a slow reader is written in full, not cut at the
+// linger timeout.
+func TestLargeHTTPAnswerToSlowReader(t *testing.T) {
+	body := bytes.Repeat([]byte("0123456789abcdef"), 1<<20) // 16 MiB
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(body) })
+	_, url := startEventloop(t, h, nil)
+	r := dialRaw(t, url)
+	r.nc.SetDeadline(time.Now().Add(20 * time.Second))
+	r.write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+	time.Sleep(2500 * time.Millisecond) // past the linger timeout
+	resp := r.response()
+	got, err := io.ReadAll(resp.Body)
+	if err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("read %d of %d bytes: %v", len(got), len(body), err)
 	}
 }
