@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command elbench measures wsd's transports: the memory an idle connection
 // costs, and echo throughput and latency. Each run starts the server in a
 // process of its own and the load in another, on 127.0.0.x addresses.
@@ -14,6 +16,8 @@
 //
 // -peers names a binary of the peers module beside this command, which
 // serves the same echo with other libraries (servers nbio and gws).
+//
+// It runs on Linux only: it reads /proc and raises descriptor limits.
 package main
 
 import (
