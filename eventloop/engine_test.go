@@ -3,6 +3,7 @@
 package eventloop_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -492,5 +493,103 @@ func TestLargeHTTPAnswerToSlowReader(t *testing.T) {
 	got, err := io.ReadAll(resp.Body)
 	if err != nil || !bytes.Equal(got, body) {
 		t.Fatalf("read %d of %d bytes: %v", len(got), len(body), err)
+	}
+}
+
+// Clients come and go in every way at once, with -race: the engine must
+// neither lose a close event nor leave anything behind.
+func TestChurn(t *testing.T) {
+	base := runtime.NumGoroutine()
+	var opened, closed atomic.Int64
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := wsd.NewServer(w, r, &wsd.Options{CloseTimeout: 100 * time.Millisecond})
+		if err != nil {
+			return
+		}
+		ws.OnOpen(func() { opened.Add(1) })
+		ws.OnMessage(func(m wsd.Message) { ws.Send(m.Data, wsd.SendOptions{Type: m.Type}) })
+		ws.OnClose(func(int, string) { closed.Add(1) })
+		ws.Start(r.Context())
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &eventloop.Server{Handler: h, ErrorLog: quietLog, ReadHeaderTimeout: 200 * time.Millisecond,
+		MaxPendingBytes: 2048, MaxQueuedBytes: 2048, WriteTimeout: 300 * time.Millisecond}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ln) }()
+	addr := ln.Addr().String()
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	var wg sync.WaitGroup
+	for g := range 24 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; time.Now().Before(deadline); i++ {
+				churnOnce(addr, (g+i)%8)
+			}
+		}()
+	}
+	wg.Wait()
+	waitFor(t, "every open connection closed", func() bool {
+		// Connections still open (idle ones, say) are closed by Close
+		// below; here only check that nothing is counted twice.
+		return closed.Load() <= opened.Load()
+	})
+	s.Close()
+	<-served
+	waitFor(t, "a close event for every open event", func() bool { return closed.Load() == opened.Load() })
+	waitFor(t, "goroutines back to the baseline", func() bool { return runtime.NumGoroutine() <= base })
+	t.Logf("%d connections opened and closed", opened.Load())
+}
+
+func churnOnce(addr string, kind int) {
+	nc, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(2 * time.Second))
+	req := []byte(handshakeRequest)
+	switch kind {
+	case 0: // leave in the middle of the request
+		nc.Write(req[:len(req)/2])
+		return
+	case 1: // a request that never ends: the server times it out
+		nc.Write(req[:len(req)-2])
+		io.Copy(io.Discard, nc)
+		return
+	}
+	nc.Write(req)
+	br := bufio.NewReader(nc)
+	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 101 {
+		return
+	}
+	switch kind {
+	case 2: // echo, then a proper close
+		nc.Write(frame(true, 1, []byte("hello")))
+		nc.Write(frame(true, 8, []byte{0x03, 0xe8}))
+		io.Copy(io.Discard, br)
+	case 3: // half a frame, then gone
+		nc.Write(frame(true, 2, make([]byte, 300))[:100])
+	case 4: // a protocol error
+		nc.Write(unmaskedFrame(1, []byte("x")))
+		io.Copy(io.Discard, br)
+	case 5: // half-close after a message
+		nc.Write(frame(true, 1, []byte("bye")))
+		nc.(*net.TCPConn).CloseWrite()
+		io.Copy(io.Discard, br)
+	case 6: // much to echo, read nothing, reset
+		for range 20 {
+			nc.Write(frame(true, 2, make([]byte, 4000)))
+		}
+		nc.(*net.TCPConn).SetLinger(0)
+	case 7: // messages in one write, with a ping, read some
+		b := append(frame(true, 1, []byte("a")), frame(true, 9, nil)...)
+		b = append(b, frame(false, 1, []byte("b"))...)
+		b = append(b, frame(true, 0, []byte("c"))...)
+		nc.Write(b)
+		br.Peek(3)
 	}
 }
