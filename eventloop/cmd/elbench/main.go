@@ -150,6 +150,16 @@ type proc struct {
 }
 
 func start(name string, args ...string) (*proc, error) {
+	return startOn(-1, name, args...)
+}
+
+// startOn starts a process pinned to CPU cpu with taskset, unless cpu is
+// negative.
+func startOn(cpu int, name string, args ...string) (*proc, error) {
+	if cpu >= 0 {
+		args = append([]string{"-c", strconv.Itoa(cpu), name}, args...)
+		name = "taskset"
+	}
 	cmd := exec.Command(name, args...)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
@@ -224,18 +234,19 @@ func (p *proc) gcStats() (heap, stack int64, err error) {
 	return heap, stack, nil
 }
 
-// startServer starts the named server and returns it with its address.
-func startServer(name, peers string) (*proc, string, error) {
+// startServer starts the named server, on CPU cpu if not negative, and
+// returns it with its address.
+func startServer(name, peers string, cpu int) (*proc, string, error) {
 	var p *proc
 	var err error
 	switch name {
 	case "goroutine", "epoll":
-		p, err = start(self(), "serve", name)
+		p, err = startOn(cpu, self(), "serve", name)
 	default:
 		if peers == "" {
 			return nil, "", fmt.Errorf("server %q needs -peers", name)
 		}
-		p, err = start(peers, name)
+		p, err = startOn(cpu, peers, name)
 	}
 	if err != nil {
 		return nil, "", err
@@ -276,7 +287,7 @@ func idleCmd(args []string) error {
 }
 
 func idleRun(name, peers string, n, sources int, settle time.Duration) error {
-	srv, addr, err := startServer(name, peers)
+	srv, addr, err := startServer(name, peers, -1)
 	if err != nil {
 		return err
 	}
@@ -515,14 +526,19 @@ func echoCmd(args []string) error {
 	sources := fs.Int("sources", 4, "source addresses 127.0.0.2 and up")
 	servers := fs.String("servers", "goroutine,epoll", "servers to measure: goroutine, epoll, and with -peers nbio, gws")
 	peers := fs.String("peers", "", "binary of the peers module")
+	pin := fs.Bool("pin", false, "run the server on CPU 0 and the load on CPU 1 (with taskset)")
 	fs.Parse(args)
+	serverCPU, loadCPU := -1, -1
+	if *pin {
+		serverCPU, loadCPU = 0, 1
+	}
 	fmt.Printf("%-10s %6s %6s %12s %9s %9s %9s\n", "server", "conns", "size", "msgs/s", "p50", "p99", "p99.9")
 	for _, name := range strings.Split(*servers, ",") {
-		srv, addr, err := startServer(name, *peers)
+		srv, addr, err := startServer(name, *peers, serverCPU)
 		if err != nil {
 			return err
 		}
-		load, err := start(self(), "drive", "-addr", addr, "-c", strconv.Itoa(*c), "-d", d.String(), "-size", strconv.Itoa(*size), "-sources", strconv.Itoa(*sources))
+		load, err := startOn(loadCPU, self(), "drive", "-addr", addr, "-c", strconv.Itoa(*c), "-d", d.String(), "-size", strconv.Itoa(*size), "-sources", strconv.Itoa(*sources))
 		if err != nil {
 			srv.stop()
 			return err
