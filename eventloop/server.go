@@ -22,7 +22,9 @@
 // connection's protocol core on the pool, one batch at a time per
 // connection and in order. An idle connection holds no buffer at all. On
 // other systems Server falls back to net/http and the goroutine transport,
-// with the same API.
+// with the same API (there Loops, Workers, WriteTimeout, MaxPendingBytes
+// and MaxQueuedBytes do not apply, and Close leaves WebSocket connections
+// open, as http.Server.Close leaves hijacked ones).
 //
 // Differences from net/http, all by design: a connection carries one
 // request (ordinary HTTP answers close it, with Content-Length); an
