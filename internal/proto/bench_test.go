@@ -154,3 +154,5 @@ func BenchmarkUTF8(b *testing.B) {
 		})
 	}
 }
+
+var utf8Valid = utf8.Valid
