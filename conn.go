@@ -339,6 +339,9 @@ func (c *Conn) write(op proto.Opcode, payload []byte) error {
 }
 
 func (c *Conn) writeLocked(op proto.Opcode, payload []byte) error {
+	if c.opts.WriteTimeout > 0 {
+		c.nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+	}
 	var err error
 	if len(payload) <= smallMessage {
 		bp := wbufPool.Get().(*[]byte)
@@ -397,6 +400,8 @@ func (c *Conn) writeClose(code int, reason string) (sent bool, err error) {
 	if !ok {
 		return false, nil
 	}
+	// A close frame must not wait on a peer that stopped reading.
+	c.nc.SetWriteDeadline(time.Now().Add(c.opts.closeTimeout()))
 	if _, err = c.nc.Write(b); err != nil {
 		c.nc.Close()
 		return true, fmt.Errorf("wsd: write: %w", err)
@@ -411,17 +416,86 @@ func (c *Conn) run(leftover int) {
 	c.opened()
 	buf := c.rbuf[:cap(c.rbuf)]
 	data := buf[:leftover]
+	var live liveness
+	if c.opts.PingInterval > 0 || c.opts.IdleTimeout > 0 {
+		live.last = time.Now()
+		c.nc.SetReadDeadline(live.deadline(&c.opts))
+	}
 	for {
 		if c.feed(data) {
 			return
 		}
 		n, err := c.nc.Read(buf)
 		data = buf[:n]
+		if n > 0 && !live.last.IsZero() {
+			live.last = time.Now()
+			live.pinged = false
+		}
 		if err != nil && n == 0 {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() && !live.last.IsZero() && !c.m.CloseSent() {
+				if live.check(c) {
+					if c.m.CloseSent() {
+						live.last = time.Time{} // the close timeout takes over
+						c.nc.SetReadDeadline(time.Time{})
+					} else {
+						c.nc.SetReadDeadline(live.deadline(&c.opts))
+					}
+					continue
+				}
+				c.finish(CloseAbnormal, "keepalive: no answer to ping within "+c.opts.pongTimeout().String())
+				return
+			}
 			c.dropped()
 			return
 		}
 	}
+}
+
+// liveness runs keepalive and the idle timeout on the read deadline, so
+// they cost no timer or goroutine of their own.
+type liveness struct {
+	last   time.Time // when bytes last arrived; zero when off
+	pinged bool      // a keepalive ping went out since
+}
+
+func (l *liveness) deadline(o *Options) time.Time {
+	var d time.Time
+	if o.PingInterval > 0 {
+		d = l.last.Add(o.PingInterval)
+		if l.pinged {
+			d = d.Add(o.pongTimeout())
+		}
+	}
+	if o.IdleTimeout > 0 {
+		if i := l.last.Add(o.IdleTimeout); d.IsZero() || i.Before(d) {
+			d = i
+		}
+	}
+	return d
+}
+
+// check acts on a read timeout; it reports false when the peer is dead.
+func (l *liveness) check(c *Conn) bool {
+	o := &c.opts
+	quiet := time.Since(l.last)
+	if o.IdleTimeout > 0 && quiet >= o.IdleTimeout {
+		c.Close(CloseGoingAway, "idle timeout")
+		return true
+	}
+	if o.PingInterval > 0 && quiet >= o.PingInterval {
+		if l.pinged {
+			return quiet < o.PingInterval+o.pongTimeout()
+		}
+		l.pinged = true
+		c.wmu.Lock()
+		c.nc.SetWriteDeadline(time.Now().Add(o.pongTimeout()))
+		if !c.m.CloseSent() {
+			c.writeLocked(proto.OpPing, nil)
+		}
+		c.nc.SetWriteDeadline(time.Time{})
+		c.wmu.Unlock()
+	}
+	return true
 }
 
 // The transport-facing side of Conn: a transport calls opened once, then
@@ -548,6 +622,9 @@ func (c *Conn) finish(code int, reason string) {
 	c.mu.Unlock()
 	c.nc.Close()
 	c.state.Store(int32(Closed))
+	if g := c.opts.Group; g != nil {
+		g.remove(c)
+	}
 	if f := c.h.Load().close; f != nil {
 		f(code, reason)
 	}
@@ -560,7 +637,22 @@ func (c *Conn) begin(nc net.Conn, leftover []byte) {
 	c.rbuf = make([]byte, max(readBufferSize, len(leftover)))
 	n := copy(c.rbuf, leftover)
 	c.state.Store(int32(Open))
+	c.join()
 	go c.run(n)
+}
+
+// join adds an open connection to its group; a group that is shutting
+// down closes it at once.
+func (c *Conn) join() {
+	g := c.opts.Group
+	if g == nil {
+		return
+	}
+	if !g.add(c) {
+		c.Close(CloseGoingAway, "server shutting down")
+	} else if c.ReadyState() == Closed {
+		g.remove(c) // it finished before it joined
+	}
 }
 
 var errStarted = errors.New("wsd: connection already started")

@@ -18,7 +18,14 @@ import (
 // right HTTP status (400, 405 or 426) and a short plain-text reason, and
 // returns a *HandshakeError.
 func NewServer(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
 	key, herr := handshake.CheckRequest(r)
+	if herr == nil {
+		herr = handshake.CheckOrigin(r, o.OriginPatterns)
+	}
 	if herr != nil {
 		switch herr.Status {
 		case http.StatusUpgradeRequired:
@@ -29,7 +36,7 @@ func NewServer(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, er
 		http.Error(w, herr.Reason, herr.Status)
 		return nil, &HandshakeError{Status: herr.Status, Reason: herr.Reason}
 	}
-	c := newConn(proto.Server, opts)
+	c := newConn(proto.Server, &o)
 	c.w, c.r, c.key = w, r, key
 	c.reqHeader = r.Header
 	c.protocol = handshake.SelectProtocol(handshake.Tokens(r.Header, "Sec-WebSocket-Protocol"), c.opts.AcceptProtocols)
@@ -68,6 +75,7 @@ func (c *Conn) accept(ctx context.Context) error {
 		}
 		c.nc = nc
 		c.state.Store(int32(Open))
+		c.join()
 		return nil
 	}
 	nc, brw, err := http.NewResponseController(w).Hijack()
@@ -81,9 +89,10 @@ func (c *Conn) accept(ctx context.Context) error {
 		leftover, _ = brw.Reader.Peek(n)
 	}
 	resp := c.response()
-	if d, ok := ctx.Deadline(); ok {
-		nc.SetWriteDeadline(d)
-	}
+	ctx, cancel := context.WithTimeout(ctx, c.opts.handshakeTimeout())
+	defer cancel()
+	d, _ := ctx.Deadline()
+	nc.SetWriteDeadline(d)
 	stop := context.AfterFunc(ctx, func() { nc.SetWriteDeadline(time.Now()) })
 	_, err = nc.Write(resp)
 	stop()

@@ -2,7 +2,7 @@
 // wsd library, to try it in one command and check it against other
 // implementations.
 //
-//	wsd echo [-addr 127.0.0.1:9001] [-protocols chat,superchat]
+//	wsd echo [-addr 127.0.0.1:9001] [-protocols chat,superchat] [-origin PATTERNS]
 //	wsd client [-echo] [-protocol NAME] [-H 'Header: value'] URL
 package main
 
@@ -13,7 +13,7 @@ import (
 )
 
 const usage = `usage:
-  wsd echo [-addr 127.0.0.1:9001] [-protocols chat,...]
+  wsd echo [-addr 127.0.0.1:9001] [-protocols chat,...] [-origin PATTERNS]
       a WebSocket echo server on any path; stops on SIGINT or SIGTERM
   wsd client [-echo] [-protocol NAME] [-H 'Header: value'] URL
       an interactive client: stdin lines are sent as text, messages are
