@@ -518,7 +518,9 @@ func (c *Conn) feed(data []byte) bool {
 		if ev.Kind == proto.EventNone {
 			break
 		}
-		if c.dispatch(ev) {
+		over := c.dispatch(ev)
+		c.m.Recycle()
+		if over {
 			return true
 		}
 	}

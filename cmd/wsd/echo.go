@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"expvar"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -22,6 +24,7 @@ func echoCmd(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:9001", "address to listen on")
 	protocols := fs.String("protocols", "", "comma-separated subprotocols to accept")
+	debug := fs.Bool("debug", false, "serve runtime figures (goroutines, memory) as JSON at /debug/vars to plain HTTP requests")
 	origins := fs.String("origin", "", "comma-separated host[:port] patterns of other origins whose pages may connect (* for any)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -38,7 +41,11 @@ func echoCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "wsd echo: %v\n", err)
 		return 1
 	}
-	srv := &http.Server{Handler: echoHandler(opts), ReadHeaderTimeout: 10 * time.Second}
+	handler := echoHandler(opts)
+	if *debug {
+		handler = withDebug(handler)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sig)
@@ -71,5 +78,18 @@ func echoHandler(opts *wsd.Options) http.Handler {
 		}
 		ws.OnMessage(func(m wsd.Message) { ws.Send(m.Data, wsd.SendOptions{Type: m.Type}) })
 		ws.Start(r.Context())
+	})
+}
+
+// withDebug answers GET /debug/vars with the runtime figures that load
+// and soak tests watch, and passes everything else to h.
+func withDebug(h http.Handler) http.Handler {
+	expvar.Publish("goroutines", expvar.Func(func() any { return runtime.NumGoroutine() }))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/debug/vars" && r.Header.Get("Upgrade") == "" {
+			expvar.Handler().ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
 	})
 }

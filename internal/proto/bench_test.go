@@ -65,6 +65,7 @@ func BenchmarkParseSplit(b *testing.B) {
 						if ev.Kind == EventMessage {
 							i++
 						}
+						m.Recycle()
 					}
 				}
 			}
