@@ -69,12 +69,18 @@ func (c *Conn) accept(ctx context.Context) error {
 	w := c.w
 	c.w, c.r = nil, nil
 	if a, ok := w.(transport.Attacher); ok {
+		// The transport may call Opened as soon as Attach returns, from
+		// another goroutine: c.mu makes it wait until c is set up.
+		c.mu.Lock()
 		nc, err := a.Attach(driver{c}, c.response())
+		if err == nil {
+			c.nc = nc
+			c.state.Store(int32(Open))
+		}
+		c.mu.Unlock()
 		if err != nil {
 			return err
 		}
-		c.nc = nc
-		c.state.Store(int32(Open))
 		c.join()
 		return nil
 	}
