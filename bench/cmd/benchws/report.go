@@ -55,7 +55,10 @@ func metricDefs(cfg *config) []metricDef {
 			)
 		case "handshake":
 			g := fmt.Sprintf("Connection lifetimes, %d workers", cfg.hsWorkers)
-			defs = append(defs, metricDef{"hs-rate", g, "handshakes/s", true, true, "handshakes"})
+			defs = append(defs,
+				metricDef{"hs-rate", g, "handshakes/s", true, true, "handshakes"},
+				metricDef{"hs-failed", g, "failed lifetimes", false, false, ""},
+			)
 		}
 	}
 	return defs
@@ -306,7 +309,8 @@ func methodLines(cfg *config) []string {
 		fmt.Sprintf("Idle memory: the server's RSS is read %v after it starts and %v after %d connections have completed their handshakes; "+
 			"the difference divided by the number of connections is the cost per connection. Then each connection must still echo a message.",
 			cfg.settle, cfg.settle, cfg.idle),
-		fmt.Sprintf("Handshakes: %d workers each repeat: connect, opening handshake, one 32-byte echo, closing handshake.", cfg.hsWorkers),
+		fmt.Sprintf("Handshakes: %d workers each repeat: connect, opening handshake, one 32-byte echo, closing handshake (close frames both ways, "+
+			"then the client waits up to 1s for the server to close the TCP connection). Lifetimes that fail without a wrong echo are counted as failed, not as handshakes.", cfg.hsWorkers),
 	}
 }
 

@@ -79,16 +79,22 @@ func opFor(seq uint64) byte {
 	return wsclient.OpText
 }
 
+// mismatchError reports an echo that differs from the message sent. It
+// always aborts the run.
+type mismatchError struct{ what string }
+
+func (e *mismatchError) Error() string { return "echo mismatch: " + e.what }
+
 // checkEcho verifies an echoed message against what was sent.
 func checkEcho(op byte, p []byte, wantOp byte, size int, seed uint64) error {
 	if op != wantOp {
-		return fmt.Errorf("echo has opcode %d, sent %d", op, wantOp)
+		return &mismatchError{fmt.Sprintf("echo has opcode %d, sent %d", op, wantOp)}
 	}
 	if len(p) != size {
-		return fmt.Errorf("echo has %d bytes, sent %d", len(p), size)
+		return &mismatchError{fmt.Sprintf("echo has %d bytes, sent %d", len(p), size)}
 	}
 	if !wsclient.Verify(p, seed, op == wsclient.OpText) {
-		return errors.New("echoed payload differs from the payload sent")
+		return &mismatchError{"echoed payload differs from the payload sent"}
 	}
 	return nil
 }
@@ -227,17 +233,43 @@ func runEcho(cfg *config, srv *serverProc) ([]sample, error) {
 	return out, nil
 }
 
+// concurrentWriteMin is the message size from which echoLoop writes from
+// a second goroutine while it reads the echo. Servers that stream a large
+// echo back while still reading the message would otherwise stall on full
+// socket buffers, the client not reading until it has written everything.
+const concurrentWriteMin = 16 << 10
+
 // echoLoop is the round-trip loop of one connection. It counts, and times,
 // the round trips that complete during the measurement phase.
 func echoLoop(cl *client, size int, tm *timer, h *histogram, count *uint64) error {
+	// write sends message seq, here or on the writer goroutine.
+	write := func(seq uint64) error {
+		return cl.c.WritePattern(opFor(seq), size, wsclient.Seed(cl.id, seq))
+	}
+	wait := func() error { return nil }
+	if size >= concurrentWriteMin {
+		seqs, errs := make(chan uint64), make(chan error)
+		defer close(seqs)
+		go func() {
+			for seq := range seqs {
+				errs <- cl.c.WritePattern(opFor(seq), size, wsclient.Seed(cl.id, seq))
+			}
+		}()
+		write = func(seq uint64) error { seqs <- seq; return nil }
+		wait = func() error { return <-errs }
+	}
+
 	for !tm.stopped() {
 		cl.seq++
 		op, seed := opFor(cl.seq), wsclient.Seed(cl.id, cl.seq)
 		t0 := time.Now()
-		if err := cl.c.WritePattern(op, size, seed); err != nil {
+		if err := write(cl.seq); err != nil {
 			return err
 		}
 		gotOp, p, err := cl.c.ReadMessage()
+		if werr := wait(); werr != nil {
+			return werr
+		}
 		if err != nil {
 			return err
 		}
@@ -441,19 +473,33 @@ func runIdle(cfg *config, srv *serverProc) ([]sample, error) {
 
 // runHandshake measures complete connection lifetimes: open, one 32-byte
 // round trip, closing handshake, from cfg.hsWorkers workers at once.
+// Lifetimes that fail for other reasons than a wrong echo (refused or
+// dropped connections, a server that does not close) are counted and
+// reported rather than ending the run; a wrong echo ends it.
 func runHandshake(cfg *config, srv *serverProc) ([]sample, error) {
 	var tm timer
 	counts := make([]uint64, cfg.hsWorkers)
+	failed := make([]uint64, cfg.hsWorkers)
+	firstFailure := make([]error, cfg.hsWorkers)
 	var fail errOnce
 	var wg sync.WaitGroup
 	for w := range cfg.hsWorkers {
 		wg.Go(func() {
 			for seq := uint64(1); !tm.stopped() && fail.get() == nil; seq++ {
-				if err := oneLifetime(srv.addr, uint64(w), seq); err != nil {
+				err := oneLifetime(srv.addr, uint64(w), seq)
+				var mismatch *mismatchError
+				switch {
+				case errors.As(err, &mismatch):
 					fail.set(fmt.Errorf("handshake worker %d: %w", w, err))
 					return
-				}
-				if tm.measuring() {
+				case err != nil:
+					if firstFailure[w] == nil {
+						firstFailure[w] = err
+					}
+					if tm.measuring() {
+						failed[w]++
+					}
+				case tm.measuring():
 					counts[w]++
 				}
 			}
@@ -461,22 +507,30 @@ func runHandshake(cfg *config, srv *serverProc) ([]sample, error) {
 	}
 	tm.runPhases(cfg)
 	wg.Wait()
-	if fail.get() != nil {
-		return nil, fail.get()
+	if err := fail.get(); err != nil {
+		return nil, err
 	}
-	var total uint64
-	for _, c := range counts {
-		total += c
+	var total, totalFailed uint64
+	for w := range counts {
+		total += counts[w]
+		totalFailed += failed[w]
+		if firstFailure[w] != nil {
+			fmt.Fprintf(os.Stderr, "\n  warning: %s: handshake worker %d: %v", srv.name, w, firstFailure[w])
+		}
 	}
-	return []sample{{"hs-rate", float64(total) / tm.seconds()}}, nil
+	return []sample{
+		{"hs-rate", float64(total) / tm.seconds()},
+		{"hs-failed", float64(totalFailed)},
+	}, nil
 }
 
+// oneLifetime opens a connection, echoes one message and closes it.
 func oneLifetime(addr string, worker, seq uint64) error {
-	c, err := wsclient.Dial(addr, nil, dialTimeout)
+	c, err := wsclient.Dial(addr, nil, 5*time.Second)
 	if err != nil {
 		return err
 	}
-	_ = c.SetDeadline(time.Now().Add(ioGrace))
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 	op, seed := opFor(seq), wsclient.Seed(1<<20+worker, seq)
 	if err := c.WritePattern(op, 32, seed); err != nil {
 		c.Close()

@@ -185,9 +185,14 @@ func (c *Conn) WriteClose(code int) error {
 	return err
 }
 
+// closeWait is how long CloseHandshake waits for the server to close the
+// TCP connection after the close frames have been exchanged.
+const closeWait = time.Second
+
 // CloseHandshake performs the closing handshake: it sends a close frame
 // with code 1000, reads until the server's close frame arrives (discarding
-// any messages before it) and closes the TCP connection.
+// any messages before it), waits for the server to close the TCP
+// connection, and closes its own end.
 func (c *Conn) CloseHandshake() error {
 	defer c.nc.Close()
 	if err := c.WriteClose(1000); err != nil {
@@ -199,6 +204,12 @@ func (c *Conn) CloseHandshake() error {
 		if errors.As(err, &ce) {
 			if ce.Code != 1000 {
 				return fmt.Errorf("close handshake: server answered code %d", ce.Code)
+			}
+			// The server closes the TCP connection first (RFC 6455,
+			// section 7.1.1); wait for that, but not for long.
+			_ = c.nc.SetReadDeadline(time.Now().Add(closeWait))
+			if _, err := c.br.ReadByte(); err != io.EOF {
+				return fmt.Errorf("close handshake: server did not close the TCP connection within %v: %v", closeWait, err)
 			}
 			return nil
 		}
