@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -231,12 +232,12 @@ func measureOne(cfg *config, sc scenario, name string) ([]sample, error) {
 }
 
 // median returns the median of vs (the mean of the middle two for an even
-// count), or NaN for none.
+// count), leaving out NaN (no value in that round); NaN if none is left.
 func median(vs []float64) float64 {
-	if len(vs) == 0 {
+	s := slices.DeleteFunc(slices.Clone(vs), math.IsNaN)
+	if len(s) == 0 {
 		return nan
 	}
-	s := slices.Clone(vs)
 	slices.Sort(s)
 	if len(s)%2 == 1 {
 		return s[len(s)/2]

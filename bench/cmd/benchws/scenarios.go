@@ -222,12 +222,17 @@ func runEcho(cfg *config, srv *serverProc) ([]sample, error) {
 			total += counts[i]
 		}
 		rate := float64(total) / tm.seconds()
+		p50, p99 := nan, nan // no latency without a single round trip
+		if all.total > 0 {
+			p50 = float64(all.quantile(0.50)) / 1e3
+			p99 = float64(all.quantile(0.99)) / 1e3
+		}
 		name := sizeName(size)
 		out = append(out,
 			sample{"echo-" + name + "-rate", rate},
 			sample{"echo-" + name + "-mbps", rate * float64(size) / 1e6},
-			sample{"echo-" + name + "-p50", float64(all.quantile(0.50)) / 1e3},
-			sample{"echo-" + name + "-p99", float64(all.quantile(0.99)) / 1e3},
+			sample{"echo-" + name + "-p50", p50},
+			sample{"echo-" + name + "-p99", p99},
 		)
 	}
 	return out, nil
