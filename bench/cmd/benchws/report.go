@@ -303,7 +303,7 @@ func methodLines(cfg *config) []string {
 		fmt.Sprintf("Each timed measurement has a %v warm-up, then counts what completes within %v. There are %d round(s); "+
 			"within a round the servers take turns scenario by scenario, in an order that rotates from round to round.", cfg.warmup, cfg.duration, cfg.rounds),
 		fmt.Sprintf("Echo: %d connections each send a message, wait for the echo and send the next, for each size; messages alternate between binary and text. "+
-			"Latency is the time from the start of the write to the end of the echo, kept in a log-linear histogram (about 3%% resolution).", cfg.conns),
+			"MB/s counts the payload one way. Latency is the time from the start of the write to the end of the echo, kept in a log-linear histogram (about 3%% resolution).", cfg.conns),
 		fmt.Sprintf("Pipelined: %d connections each keep %d messages of %s in flight, with a writer and a reader goroutine per connection.",
 			cfg.conns, cfg.inflight, sizeName(cfg.pipeSize)),
 		fmt.Sprintf("Idle memory: the server's RSS is read %v after it starts and %v after %d connections have completed their handshakes; "+
