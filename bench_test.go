@@ -43,11 +43,10 @@ func BenchmarkServerRead(b *testing.B) {
 			}
 			c := newConn(proto.Server, nil)
 			c.nc = &loopConn{in: in}
-			c.rbuf = make([]byte, readBufferSize)
 			c.state.Store(int32(Open))
 			got := 0
 			c.OnMessage(func(m Message) { got++ })
-			buf := c.rbuf
+			buf := make([]byte, readBufferSize)
 			b.SetBytes(int64(n))
 			b.ReportAllocs()
 			b.ResetTimer()

@@ -121,7 +121,6 @@ type Conn struct {
 	hmu   sync.Mutex // serializes handler updates
 
 	nc      net.Conn
-	rbuf    []byte // read buffer; holds bytes read past the handshake at start
 	started atomic.Bool
 	done    chan struct{}
 
@@ -144,8 +143,6 @@ type Conn struct {
 	// client side
 	url string
 }
-
-const readBufferSize = 4096
 
 func newConn(role proto.Role, opts *Options) *Conn {
 	c := &Conn{done: make(chan struct{})}
@@ -409,95 +406,6 @@ func (c *Conn) writeClose(code int, reason string) (sent bool, err error) {
 	return true, nil
 }
 
-// run is the goroutine transport: it reads, feeds the protocol core and
-// dispatches events until the connection ends. leftover counts the bytes
-// read past the handshake, at the start of c.rbuf.
-func (c *Conn) run(leftover int) {
-	c.opened()
-	buf := c.rbuf[:cap(c.rbuf)]
-	data := buf[:leftover]
-	var live liveness
-	if c.opts.PingInterval > 0 || c.opts.IdleTimeout > 0 {
-		live.last = time.Now()
-		c.nc.SetReadDeadline(live.deadline(&c.opts))
-	}
-	for {
-		if c.feed(data) {
-			return
-		}
-		n, err := c.nc.Read(buf)
-		data = buf[:n]
-		if n > 0 && !live.last.IsZero() {
-			live.last = time.Now()
-			live.pinged = false
-		}
-		if err != nil && n == 0 {
-			if ne, ok := err.(net.Error); ok && ne.Timeout() && !live.last.IsZero() && !c.m.CloseSent() {
-				if live.check(c) {
-					if c.m.CloseSent() {
-						live.last = time.Time{} // the close timeout takes over
-						c.nc.SetReadDeadline(time.Time{})
-					} else {
-						c.nc.SetReadDeadline(live.deadline(&c.opts))
-					}
-					continue
-				}
-				c.finish(CloseAbnormal, "keepalive: no answer to ping within "+c.opts.pongTimeout().String())
-				return
-			}
-			c.dropped()
-			return
-		}
-	}
-}
-
-// liveness runs keepalive and the idle timeout on the read deadline, so
-// they cost no timer or goroutine of their own.
-type liveness struct {
-	last   time.Time // when bytes last arrived; zero when off
-	pinged bool      // a keepalive ping went out since
-}
-
-func (l *liveness) deadline(o *Options) time.Time {
-	var d time.Time
-	if o.PingInterval > 0 {
-		d = l.last.Add(o.PingInterval)
-		if l.pinged {
-			d = d.Add(o.pongTimeout())
-		}
-	}
-	if o.IdleTimeout > 0 {
-		if i := l.last.Add(o.IdleTimeout); d.IsZero() || i.Before(d) {
-			d = i
-		}
-	}
-	return d
-}
-
-// check acts on a read timeout; it reports false when the peer is dead.
-func (l *liveness) check(c *Conn) bool {
-	o := &c.opts
-	quiet := time.Since(l.last)
-	if o.IdleTimeout > 0 && quiet >= o.IdleTimeout {
-		c.Close(CloseGoingAway, "idle timeout")
-		return true
-	}
-	if o.PingInterval > 0 && quiet >= o.PingInterval {
-		if l.pinged {
-			return quiet < o.PingInterval+o.pongTimeout()
-		}
-		l.pinged = true
-		c.wmu.Lock()
-		c.nc.SetWriteDeadline(time.Now().Add(o.pongTimeout()))
-		if !c.m.CloseSent() {
-			c.writeLocked(proto.OpPing, nil)
-		}
-		c.nc.SetWriteDeadline(time.Time{})
-		c.wmu.Unlock()
-	}
-	return true
-}
-
 // The transport-facing side of Conn: a transport calls opened once, then
 // feed with the bytes it reads, in order, then dropped if the stream ends
 // before feed reported the end. Calls must not overlap.
@@ -597,18 +505,6 @@ func (c *Conn) pong(payload []byte) {
 	}
 }
 
-// awaitServerClose gives the server a moment to close the TCP connection
-// first (RFC 6455 section 7.1.1), reading and discarding until it does.
-func (c *Conn) awaitServerClose() {
-	c.nc.SetReadDeadline(time.Now().Add(min(c.opts.closeTimeout(), time.Second)))
-	var b [256]byte
-	for {
-		if _, err := c.nc.Read(b[:]); err != nil {
-			return
-		}
-	}
-}
-
 // finish closes the TCP connection and delivers the close event, once.
 func (c *Conn) finish(code int, reason string) {
 	c.mu.Lock()
@@ -631,16 +527,6 @@ func (c *Conn) finish(code int, reason string) {
 		f(code, reason)
 	}
 	close(c.done)
-}
-
-// begin marks the connection open and starts its goroutine.
-func (c *Conn) begin(nc net.Conn, leftover []byte) {
-	c.nc = nc
-	c.rbuf = make([]byte, max(readBufferSize, len(leftover)))
-	n := copy(c.rbuf, leftover)
-	c.state.Store(int32(Open))
-	c.join()
-	go c.run(n)
 }
 
 // join adds an open connection to its group; a group that is shutting
