@@ -24,12 +24,13 @@ func echoCmd(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:9001", "address to listen on")
 	protocols := fs.String("protocols", "", "comma-separated subprotocols to accept")
+	hsTimeout := fs.Duration("handshake-timeout", 10*time.Second, "time limit for a client to send its handshake request")
 	debug := fs.Bool("debug", false, "serve runtime figures (goroutines, memory) as JSON at /debug/vars to plain HTTP requests")
 	origins := fs.String("origin", "", "comma-separated host[:port] patterns of other origins whose pages may connect (* for any)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	opts := &wsd.Options{Group: &wsd.Group{}}
+	opts := &wsd.Options{Group: &wsd.Group{}, HandshakeTimeout: *hsTimeout}
 	if *protocols != "" {
 		opts.AcceptProtocols = strings.Split(*protocols, ",")
 	}
@@ -45,7 +46,8 @@ func echoCmd(args []string, stdout, stderr io.Writer) int {
 	if *debug {
 		handler = withDebug(handler)
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	// Slow or oversized handshakes are cut off before they hold much.
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: *hsTimeout, MaxHeaderBytes: 16 << 10}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sig)
