@@ -141,12 +141,19 @@ type reader struct {
 	nc  net.Conn
 	rc  syscall.RawConn // nil when nc is not a socket
 	buf *[]byte
+
+	// The raw read's callback and results, made once, as a closure per
+	// read would cost an allocation.
+	fn  func(fd uintptr) bool
+	n   int
+	err error
 }
 
 func newReader(nc net.Conn) *reader {
 	r := &reader{nc: nc}
 	if sc, ok := nc.(syscall.Conn); ok {
 		r.rc, _ = sc.SyscallConn()
+		r.fn = r.readFD
 	}
 	return r
 }
@@ -164,35 +171,36 @@ func (r *reader) read() ([]byte, error) {
 		}
 		return nil, err
 	}
-	var n int
-	var err error
-	rerr := r.rc.Read(func(fd uintptr) bool {
-		if r.buf == nil {
-			r.buf = readBufs.Get().(*[]byte)
-		}
-		for {
-			n, err = syscall.Read(int(fd), *r.buf)
-			if err != syscall.EINTR {
-				break
-			}
-		}
-		if err == syscall.EAGAIN {
-			// Nothing yet: give the buffer back while we wait.
-			readBufs.Put(r.buf)
-			r.buf = nil
-			return false
-		}
-		return true
-	})
-	switch {
-	case rerr != nil:
-		return nil, rerr
-	case err != nil:
-		return nil, os.NewSyscallError("read", err)
-	case n <= 0:
-		return nil, errEOF
+	if err := r.rc.Read(r.fn); err != nil {
+		return nil, err
 	}
-	return (*r.buf)[:n], nil
+	switch {
+	case r.err != nil:
+		return nil, os.NewSyscallError("read", r.err)
+	case r.n <= 0:
+		return nil, io.EOF
+	}
+	return (*r.buf)[:r.n], nil
+}
+
+// readFD reads the socket once it has bytes; it reports false to wait.
+func (r *reader) readFD(fd uintptr) bool {
+	if r.buf == nil {
+		r.buf = readBufs.Get().(*[]byte)
+	}
+	for {
+		r.n, r.err = syscall.Read(int(fd), *r.buf)
+		if r.err != syscall.EINTR {
+			break
+		}
+	}
+	if r.err == syscall.EAGAIN {
+		// Nothing yet: give the buffer back while we wait.
+		readBufs.Put(r.buf)
+		r.buf = nil
+		return false
+	}
+	return true
 }
 
 // done returns a socket's buffer to the pool once its bytes are used.
@@ -209,8 +217,6 @@ func (r *reader) release() {
 		r.buf = nil
 	}
 }
-
-var errEOF = io.EOF
 
 func isTimeout(err error) bool {
 	var ne net.Error
