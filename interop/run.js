@@ -69,6 +69,7 @@ const GROUPS = [
       ['1mib', '1 MiB binary'],
       ['16mib', '16 MiB binary'],
       ['ordered', '1000 messages in order'],
+      ['fragmented', 'fragmented message'],
       ['ping', 'client ping, server pong'],
       ['serverping', 'server ping, client pong'],
       ['subprotocol', 'subprotocol selection'],
@@ -80,6 +81,9 @@ const GROUPS = [
   {
     title: 'Bad input and failures',
     rows: [
+      ['badutf8', 'invalid UTF-8 text: 1007'],
+      ['protocol', 'unmasked client frame, masked server frame: 1002'],
+      ['toobig', 'message over the size limit: 1009'],
       ['terminate', 'abrupt disconnect'],
       ['midframe', 'disconnect in the middle of a frame'],
       ['midfragment', 'disconnect in the middle of a fragmented message'],
@@ -294,7 +298,7 @@ const clientPeers = [
 
 for (const peer of clientPeers) {
   const client = (c, url) => okProgram(...peer.cmd(c, url));
-  for (const c of ['text', 'binary', 'empty', 'unicode', '1mib', '16mib', 'ordered', 'ping', 'subprotocol']) {
+  for (const c of ['text', 'binary', 'empty', 'unicode', '1mib', '16mib', 'ordered', 'fragmented', 'ping', 'subprotocol']) {
     add(peer.column, c, async () => client(c, await servers.wsdEcho.url()));
   }
   add(peer.column, 'serverping', async () => client('serverping', await servers.wsdPeer.url('/ping')));
@@ -308,12 +312,22 @@ for (const peer of clientPeers) {
   add(peer.column, 'closeserver', async () => client('closeserver',
     await servers.wsdPeer.url('/close?code=4000&reason=bye%20from%20wsd')));
   if (peer.misbehaves) {
-    for (const c of ['terminate', 'midframe', 'midfragment', 'afterclose']) {
-      add(peer.column, c, async () => {
+    // row: [client case, server path, close code the wsd server reports]
+    const bad = {
+      badutf8: ['badutf8', '/', 1007],
+      protocol: ['unmasked', '/', 1002],
+      toobig: ['toobig', '/limit?max=1024&', 1009],
+      terminate: ['terminate', '/', 1006],
+      midframe: ['midframe', '/', 1006],
+      midfragment: ['midfragment', '/', 1006],
+      afterclose: ['afterclose', '/', 4003],
+    };
+    for (const [row, [c, p, code]] of Object.entries(bad)) {
+      add(peer.column, row, async () => {
         const id = nextId(`${peer.tag}-${c}`);
-        const fail = await client(c, await servers.wsdPeer.url(`/?id=${id}`));
+        const fail = await client(c, await servers.wsdPeer.url(`${p}${p.endsWith('&') ? '' : '?'}id=${id}`));
         if (fail) return fail;
-        return serverSurvived(id, c === 'afterclose' ? { code: 4003 } : { code: 1006 });
+        return serverSurvived(id, { code });
       });
     }
   }
@@ -469,6 +483,7 @@ for (const peer of serverPeers) {
   for (const c of ['text', 'binary', 'empty', 'unicode', '1mib', '16mib', 'ordered', 'ping', 'subprotocol', 'closeclient']) {
     add(peer.column, c, () => wsdpeer(c, '/'));
   }
+  add(peer.column, 'fragmented', () => wsdpeer('fragmented', '/fragmented'));
   add(peer.column, 'serverping', () => wsdpeer('serverping', '/ping'));
   add(peer.column, 'closeserver', () => wsdpeer('closeserver', '/close?code=4000&reason=bye%20from%20peer'));
   // The command line client, driven by the server: the exit status says
@@ -479,6 +494,9 @@ for (const peer of serverPeers) {
   };
   add(peer.column, 'cli', () => cli([], '/drive'));
   if (peer.misbehaves) {
+    add(peer.column, 'badutf8', () => wsdpeer('badutf8', '/badutf8'));
+    add(peer.column, 'protocol', () => wsdpeer('masked', '/masked'));
+    add(peer.column, 'toobig', () => wsdpeer('toobig', '/big'));
     add(peer.column, 'terminate', () => wsdpeer('abrupt', '/terminate'));
     add(peer.column, 'midframe', () => wsdpeer('abrupt', '/midframe'));
     add(peer.column, 'midfragment', () => wsdpeer('abrupt', '/midfragment'));

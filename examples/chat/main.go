@@ -39,14 +39,7 @@ func main() {
 		log.Fatal(err)
 	}
 	r := newRoom()
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
-		w.Write(page)
-	})
-	mux.HandleFunc("GET /ws", r.join)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: r.handler(), ReadHeaderTimeout: 10 * time.Second}
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -83,6 +76,18 @@ type room struct {
 }
 
 func newRoom() *room { return &room{members: map[*member]struct{}{}} }
+
+// handler serves the page at / and the room at /ws.
+func (r *room) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.Write(page)
+	})
+	mux.HandleFunc("GET /ws", r.join)
+	return mux
+}
 
 // What the page sends, and what the room sends to the page.
 type incoming struct {

@@ -160,6 +160,37 @@ const CASES = {
     await expectClose(c, 4001, `bye from ${lib}`);
   },
   closeserver: (c) => expectClose(c, 4000, 'bye from wsd'),
+  // "hello fragmented world" in three fragments, with a ping between them.
+  async fragmented(c) {
+    if (c.lib instanceof WebSocket) {
+      c.lib.send('hello ', { fin: false });
+      c.lib.ping('between');
+      c.lib.send('fragmented ', { fin: false });
+      c.lib.send('world', { fin: true });
+    } else {
+      c.raw(Buffer.concat([
+        frame(1, 'hello ', { fin: false, mask: true }),
+        frame(9, 'between', { mask: true }),
+        frame(0, 'fragmented ', { fin: false, mask: true }),
+        frame(0, 'world', { mask: true }),
+      ]));
+    }
+    const got = await c.next();
+    if (got !== 'hello fragmented world') throw new Check(`got ${describe(got)}, want "hello fragmented world"`);
+  },
+  // Protocol errors, which the server must answer with the right code.
+  async badutf8(c) {
+    c.raw(frame(1, Buffer.from([0x68, 0x69, 0xff, 0xfe]), { mask: true }));
+    await expectClose(c, 1007);
+  },
+  async unmasked(c) {
+    c.raw(frame(1, 'not masked'));
+    await expectClose(c, 1002);
+  },
+  async toobig(c) {
+    c.send(pattern(2048));
+    await expectClose(c, 1009);
+  },
   async terminate(c) {
     c.send('hello');
     c.terminate();
@@ -183,7 +214,9 @@ const CASES = {
     await expectClose(c, 4003, 'closing, then more');
   },
 };
-const CLOSES = new Set(['closeclient', 'closeserver', 'terminate', 'midframe', 'midfragment', 'afterclose']);
+const CLOSES = new Set([
+  'closeclient', 'closeserver', 'badutf8', 'unmasked', 'toobig', 'terminate', 'midframe', 'midfragment', 'afterclose',
+]);
 
 async function main() {
   const [lib, name, url] = process.argv.slice(2);

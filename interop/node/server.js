@@ -15,6 +15,11 @@
 //                           the echoes, and closes with 1000 if all came
 //                           back (and deflate was negotiated, if asked), or
 //                           with 4100-4102 and the reason otherwise
+//   /fragmented             sends "hello fragmented world" in three
+//                           fragments with a ping between them, and echoes
+//   /badutf8                sends a text frame that is not UTF-8
+//   /masked                 sends a masked frame, which a server must not
+//   /big                    sends a 4 KiB binary message
 //   /terminate              drops the TCP connection right after the handshake
 //   /midframe               sends half a frame, then drops the connection
 //   /midfragment            sends the first fragment of a message, then drops
@@ -81,6 +86,24 @@ function handle(conn, req) {
       break;
     case '/drive':
       drive(conn, q.get('deflate') === '1');
+      break;
+    case '/fragmented':
+      echo();
+      conn.socket.write(Buffer.concat([
+        frame(1, 'hello ', { fin: false }),
+        frame(9, 'between'),
+        frame(0, 'fragmented ', { fin: false }),
+        frame(0, 'world'),
+      ]));
+      break;
+    case '/badutf8':
+      conn.socket.write(frame(1, Buffer.from([0x68, 0x69, 0xff, 0xfe])));
+      break;
+    case '/masked':
+      conn.socket.write(frame(1, 'masked by the server', { mask: true }));
+      break;
+    case '/big':
+      conn.send(pattern(4096));
       break;
     case '/terminate':
       conn.terminate();

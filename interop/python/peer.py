@@ -4,8 +4,8 @@
     python3 peer.py client CASE URL
 
 The server prints "listening on ws://127.0.0.1:PORT" and behaves like
-interop/node/server.js on the paths /close, /ping and /drive (anything else
-echoes). The client runs one check against a wsd server and prints "ok", or
+interop/node/server.js on the paths /close, /ping, /drive and /fragmented
+(without the ping between fragments); anything else echoes. The client runs one check against a wsd server and prints "ok", or
 "fail: REASON" and exits 1.
 
 Only the standard library and websockets (Debian's python3-websockets).
@@ -93,6 +93,9 @@ async def handler(ws):
         await pong
         await ws.send("pong:" + SERVER_PING.decode())
         await echo(ws)
+    elif url.path == "/fragmented":
+        await ws.send(["hello ", "fragmented ", "world"])
+        await echo(ws)
     elif url.path == "/drive":
         await drive(ws, q.get("deflate") == ["1"])
     else:
@@ -131,6 +134,13 @@ async def case_ordered(ws):
         got = await ws.recv()
         if got != f"message {i}":
             raise Check(f"message {i + 1} of 1000: got {describe(got)}")
+
+
+async def case_fragmented(ws):
+    await ws.send(["hello ", "fragmented ", "world"])
+    got = await ws.recv()
+    if got != "hello fragmented world":
+        raise Check(f"got {describe(got)}, want 'hello fragmented world'")
 
 
 async def case_ping(ws):
@@ -179,6 +189,7 @@ CASES = {
     "1mib": lambda ws: roundtrip(ws, pattern(1 << 20)),
     "16mib": lambda ws: roundtrip(ws, pattern(16 << 20)),
     "ordered": case_ordered,
+    "fragmented": case_fragmented,
     "ping": case_ping,
     "serverping": case_serverping,
     "subprotocol": case_subprotocol,

@@ -44,6 +44,7 @@ type peerClient struct {
 
 type check struct {
 	protocols []string
+	maxLength int
 	run       func(p *peerClient) error
 	// closes says the case ends the connection itself; otherwise the
 	// client closes with 1000 and expects the peer to answer with 1000.
@@ -77,6 +78,16 @@ var cases = map[string]check{
 	"closeserver": {closes: true, run: func(p *peerClient) error {
 		return p.expectClose(serverCloseCode, serverCloseReason)
 	}},
+	// A text message in three fragments (from Node ws, with a ping between
+	// them).
+	"fragmented": {run: func(p *peerClient) error {
+		return p.expect(message{wsd.TextMessage, []byte("hello fragmented world")})
+	}},
+	// The peer breaks the protocol: the connection fails with the code
+	// that says how, and the error is reported.
+	"badutf8": {closes: true, run: protocolError(1007)},
+	"masked":  {closes: true, run: protocolError(1002)},
+	"toobig":  {closes: true, maxLength: 1024, run: protocolError(1009)},
 	// The peer drops the connection without a close frame: right after
 	// the handshake, in the middle of a frame, or in the middle of a
 	// fragmented message.
@@ -134,7 +145,11 @@ func clientCmd(args []string) int {
 func runCheck(ck check, url string, timeout time.Duration) error {
 	baseline := runtime.NumGoroutine()
 	deadline := time.Now().Add(timeout)
-	c, err := wsd.NewClient(url, &wsd.Options{AcceptProtocols: ck.protocols, CloseTimeout: 3 * time.Second})
+	c, err := wsd.NewClient(url, &wsd.Options{
+		AcceptProtocols: ck.protocols,
+		MaxLength:       ck.maxLength,
+		CloseTimeout:    3 * time.Second,
+	})
 	if err != nil {
 		return err
 	}
@@ -307,6 +322,20 @@ func ping(p *peerClient) error {
 		return fmt.Errorf("closed with %d %q before the pong", p.code, p.reason)
 	case <-time.After(time.Until(p.deadline)):
 		return errors.New("timed out waiting for the pong")
+	}
+}
+
+// protocolError expects the connection to fail with code.
+func protocolError(code int) func(p *peerClient) error {
+	return func(p *peerClient) error {
+		if err := p.expectClose(code, ""); err != nil {
+			return err
+		}
+		var perr *wsd.ProtocolError
+		if !errors.As(p.perr, &perr) || perr.Code != code {
+			return fmt.Errorf("OnError reported %v, want a ProtocolError with code %d", p.perr, code)
+		}
+		return sendAfterClose(p)
 	}
 }
 

@@ -11,7 +11,8 @@
 //	                      close code and reason seen on connection ID
 //	/close?code=C&reason=R  closes with C and R as soon as it opens
 //	/ping                 pings with "wsd-ping", then sends the text
-//	                      "pong:wsd-ping" when the pong arrives
+//	                      "pong:wsd-ping" when the pong arrives, and echoes
+//	/limit?max=N          echoes, accepting messages of at most N bytes
 //	anything else         echoes every message with its type
 //
 // Any WebSocket path takes ?id=ID to have its close recorded for /stats.

@@ -76,7 +76,13 @@ func (s *peerServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.stats(w, q.Get("id"))
 		return
 	}
-	ws, err := wsd.NewServer(w, r, s.opts)
+	opts := s.opts
+	if r.URL.Path == "/limit" {
+		o := *s.opts
+		o.MaxLength, _ = strconv.Atoi(q.Get("max"))
+		opts = &o
+	}
+	ws, err := wsd.NewServer(w, r, opts)
 	if err != nil {
 		return
 	}
