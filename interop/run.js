@@ -103,6 +103,7 @@ const counts = { pass: 0, fail: 0, skip: 0 };
 
 function record(status, column, row, detail) {
   counts[status]++;
+  detail = detail ? String(detail).trim().split('\n')[0] : '';
   const label = column ? `${column}: ${ROW_NAME[row] || row}` : row;
   const line = `${status.toUpperCase()} ${label}${detail ? `: ${detail}` : ''}`;
   console.log(line);
@@ -339,6 +340,20 @@ for (const peer of clientPeers) {
 // The browser against wsd servers: one page, one WebSocket per check.
 const browserCases = ['text', 'binary', 'empty', 'unicode', '1mib', '16mib', 'ordered', 'serverping', 'subprotocol', 'closeclient', 'closeserver', 'deflate'];
 let browser = null;
+let browserStarted = null;
+// startBrowser launches Chromium once; if that fails, every browser check
+// fails with the same reason, at once.
+function startBrowser() {
+  if (!browserStarted) {
+    browserStarted = (async () => {
+      const { launch } = require('./browser');
+      const b = await launch();
+      b.page = b.context.pages()[0] || await b.context.newPage();
+      browser = b;
+    })();
+  }
+  return browserStarted;
+}
 for (const c of browserCases) {
   add(COL.chromiumToWsd, c, async () => {
     let url;
@@ -348,15 +363,12 @@ for (const c of browserCases) {
     else if (c === 'closeserver') url = await servers.wsdPeer.url('/close?code=4000&reason=bye%20from%20wsd');
     else if (c === 'deflate') url = await servers.wsdEchoDeflate.url();
     else url = await servers.wsdEcho.url();
-    if (!browser) {
-      const { launch } = require('./browser');
-      browser = await launch();
-      browser.page = browser.context.pages()[0] || await browser.context.newPage();
-    }
+    await startBrowser();
     const res = await Promise.race([
       browser.page.evaluate(browserCase, { url, name: c }),
       sleep(30000).then(() => 'fail: timed out'),
     ]);
+    if (res === 'fail: timed out') await browser.page.goto('about:blank').catch(() => {});
     if (res !== 'ok') return res.replace(/^fail: /, '');
     if (id) return serverSurvived(id, { code: 4001, reason: 'bye from chromium' });
     return '';
@@ -581,12 +593,12 @@ async function chatE2E() {
   let seen = 0;
   const rl = readline.createInterface({ input: child.stdout });
   rl.on('line', (line) => {
-    const m = /^(PASS|FAIL|SKIP) (.*?)(?:: (.*))?$/.exec(line);
+    const m = /^(PASS|FAIL|SKIP) chat: (.*?)(?:: (.*))?$/.exec(line);
     if (!m) return;
     seen++;
     const status = m[1].toLowerCase();
-    record(status, '', m[2], m[3]);
-    chatResults.push({ status, name: m[2].replace(/^chat: /, '') });
+    record(status, '', `chat: ${m[2]}`, m[3]);
+    chatResults.push({ status, name: m[2] });
   });
   child.stderr.on('data', (d) => { tail = (tail + d).slice(-500); });
   const timer = setTimeout(() => { try { process.kill(child.pid, 'SIGKILL'); } catch {} }, 180000);
