@@ -600,7 +600,8 @@ async function chatE2E() {
     if (!m) return;
     seen++;
     const status = m[1].toLowerCase();
-    record(status, '', `chat: ${m[2]}`, m[3]);
+    // Without --screenshot the picture goes to a temporary file.
+    record(status, '', `chat: ${m[2]}`, opts.screenshot || m[2] !== 'screenshot saved' ? m[3] : 'to a temporary file');
     chatResults.push({ status, name: m[2] });
   });
   child.stderr.on('data', (d) => { tail = (tail + d).slice(-500); });
