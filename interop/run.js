@@ -245,6 +245,9 @@ async function serverSurvived(id, wantClose) {
     }
     await sleep(50);
   }
+  if (s.close.sendAfterClose !== 'ErrClosed') {
+    return `sending on the closed connection returned ${s.close.sendAfterClose}, want ErrClosed`;
+  }
   if (wantClose && s.close.code !== wantClose.code) {
     return `the wsd server saw close ${s.close.code} "${s.close.reason}", want ${wantClose.code}`;
   }

@@ -8,7 +8,8 @@
 // The server prints "listening on ws://ADDR". Its paths:
 //
 //	/stats?id=ID          plain HTTP: open connections, goroutines, and the
-//	                      close code and reason seen on connection ID
+//	                      close code and reason seen on connection ID, with
+//	                      what a send after its close returned
 //	/close?code=C&reason=R  closes with C and R as soon as it opens
 //	/ping                 pings with "wsd-ping", then sends the text
 //	                      "pong:wsd-ping" when the pong arrives, and echoes

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -22,6 +23,9 @@ import (
 type closeSeen struct {
 	Code   int    `json:"code"`
 	Reason string `json:"reason"`
+	// SendAfterClose is what sending on the closed connection returned:
+	// it must be ErrClosed.
+	SendAfterClose string `json:"sendAfterClose"`
 }
 
 type peerServer struct {
@@ -108,10 +112,14 @@ func (s *peerServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	})
 	ws.OnMessage(func(m wsd.Message) { ws.Send(m.Data, wsd.SendOptions{Type: m.Type}) })
 	ws.OnClose(func(code int, reason string) {
+		after := "ErrClosed"
+		if err := ws.SendText("too late"); !errors.Is(err, wsd.ErrClosed) {
+			after = fmt.Sprintf("%v", err)
+		}
 		s.mu.Lock()
 		s.open--
 		if id != "" {
-			s.closes[id] = closeSeen{code, reason}
+			s.closes[id] = closeSeen{code, reason, after}
 		}
 		s.mu.Unlock()
 	})
