@@ -367,6 +367,12 @@ for (const c of browserCases) {
     else if (c === 'deflate') url = await servers.wsdEchoDeflate.url();
     else url = await servers.wsdEcho.url();
     await startBrowser();
+    // Run the page at the server's own origin, as a site's page would:
+    // wsd refuses pages of other origins (and about:blank's "null").
+    const origin = new URL(url.replace(/^ws/, 'http')).origin;
+    if (await browser.page.evaluate(() => location.origin).catch(() => '') !== origin) {
+      await browser.page.goto(origin + '/');
+    }
     const res = await Promise.race([
       browser.page.evaluate(browserCase, { url, name: c }),
       sleep(30000).then(() => 'fail: timed out'),
