@@ -461,3 +461,30 @@ func TestServerReadyState(t *testing.T) {
 	sc.rec.expectClose(t, 1005, "")
 	sc.rec.expectDone(t)
 }
+
+// Section 7.1.5 and 7.1.6: the close code and reason reported are those
+// of the first close frame received, even when they differ from the ones
+// sent.
+func TestCloseCodeIsFirstReceived(t *testing.T) {
+	tests := []struct {
+		answer []byte
+		code   int
+		reason string
+	}{
+		{closePayload(4100, "other"), 4100, "other"},
+		{nil, 1005, ""},
+		{closePayload(1001, ""), 1001, ""},
+	}
+	for _, tt := range tests {
+		fs := newFakeServer(t, func(rc *rawConn, req *http.Request) {
+			rc.accept101(req)
+			rc.expectClose(4000)
+			rc.send(0x88, string(tt.answer))
+		})
+		c, rec := dialClient(t, fs.url, nil, nil)
+		rec.expect(t, "open")
+		c.Close(4000, "mine")
+		rec.expectClose(t, tt.code, tt.reason)
+		rec.expectDone(t)
+	}
+}

@@ -399,7 +399,7 @@ func TestFramesPipelinedWithHandshake(t *testing.T) {
 // Section 4.1: wss:// runs the handshake over TLS, with the URL's host
 // as server name.
 func TestTLS(t *testing.T) {
-	s := startTestServer(t, nil, func(c *wsd.Conn, rec *recorder) { rec.echo = true }, true)
+	s := startTestServer(t, nil, func(c *wsd.Conn, rec *recorder) { rec.echo = true }, true, nil)
 	pool := x509.NewCertPool()
 	pool.AddCert(s.Certificate())
 	url := "wss" + strings.TrimPrefix(s.URL, "https")
@@ -633,4 +633,43 @@ func TestServerStartContextDone(t *testing.T) {
 func isReset(err error) bool {
 	var ne *net.OpError
 	return errors.As(err, &ne) && strings.Contains(err.Error(), "reset")
+}
+
+// The deadlines net/http puts on a connection for reading the request
+// and writing the response (ReadTimeout, WriteTimeout) are left on the
+// hijacked connection; they must not end the WebSocket connection.
+func TestServerClearsHTTPDeadlines(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	s := startTestServer(t, nil, func(c *wsd.Conn, rec *recorder) { rec.echo = true }, false, func(hs *http.Server) {
+		hs.ReadTimeout = timeout
+		hs.ReadHeaderTimeout = timeout
+		hs.WriteTimeout = timeout
+	})
+	cli, rec := dialClient(t, s.url, nil, nil)
+	rec.expect(t, "open")
+	sc := s.accept(t)
+	sc.rec.expect(t, "open")
+	<-time.After(3 * timeout) // let the HTTP deadlines pass
+	if err := cli.SendText("after the deadlines"); err != nil {
+		t.Fatal(err)
+	}
+	if e := sc.rec.next(t); e.kind != "message" || e.data != "after the deadlines" {
+		t.Fatalf("server event %v, want the message", e)
+	}
+	rec.expectMessage(t, wsd.TextMessage, "after the deadlines")
+	if err := sc.c.SendText("from the server"); err != nil {
+		t.Fatal(err)
+	}
+	rec.expectMessage(t, wsd.TextMessage, "from the server")
+}
+
+// Section 4.2.1 point 2: a request without Host is refused (by net/http,
+// before the handler runs).
+func TestServerRequiresHost(t *testing.T) {
+	s := newTestServer(t, nil, nil)
+	rc := rawDial(t, s.addr())
+	rc.write([]byte("GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + sampleKey + "\r\nSec-WebSocket-Version: 13\r\n\r\n"))
+	if resp := rc.readResponse(); resp.StatusCode != 400 {
+		t.Fatalf("status %s, want 400", resp.Status)
+	}
 }

@@ -231,10 +231,12 @@ type testServer struct {
 }
 
 func newTestServer(t *testing.T, opts *wsd.Options, setup func(c *wsd.Conn, rec *recorder)) *testServer {
-	return startTestServer(t, opts, setup, false)
+	return startTestServer(t, opts, setup, false, nil)
 }
 
-func startTestServer(t *testing.T, opts *wsd.Options, setup func(c *wsd.Conn, rec *recorder), useTLS bool) *testServer {
+// startTestServer starts a testServer over TLS if useTLS is set, after
+// letting configure, if not nil, change its http.Server.
+func startTestServer(t *testing.T, opts *wsd.Options, setup func(c *wsd.Conn, rec *recorder), useTLS bool, configure func(*http.Server)) *testServer {
 	s := &testServer{conns: make(chan serverSide, 64), errs: make(chan error, 64)}
 	var mu sync.Mutex
 	var all []*wsd.Conn
@@ -258,6 +260,9 @@ func startTestServer(t *testing.T, opts *wsd.Options, setup func(c *wsd.Conn, re
 		s.conns <- serverSide{c, rec}
 	}))
 	s.Config.ErrorLog = log.New(io.Discard, "", 0) // failed TLS handshakes are expected
+	if configure != nil {
+		configure(s.Config)
+	}
 	if useTLS {
 		s.StartTLS()
 	} else {
