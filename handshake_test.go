@@ -362,6 +362,7 @@ func TestFramesPipelinedWithHandshake(t *testing.T) {
 		req = append(req, encodeFrame(0x01, []byte("sec"), true)...)
 		req = append(req, encodeFrame(0x80, []byte("ond"), true)...)
 		req = append(req, encodeFrame(0x89, []byte("ping"), true)...)
+		req = append(req, encodeFrame(0x82, []byte(strings.Repeat("y", 70000)), true)...)
 		rc.write(req)
 		if resp := rc.readResponse(); resp.StatusCode != 101 {
 			t.Fatalf("status %s", resp.Status)
@@ -376,6 +377,7 @@ func TestFramesPipelinedWithHandshake(t *testing.T) {
 		if f := rc.read(); f.op != opPong || string(f.payload) != "ping" {
 			t.Fatalf("got %v, want pong \"ping\"", f)
 		}
+		sc.rec.expectMessage(t, wsd.BinaryMessage, strings.Repeat("y", 70000))
 	})
 	t.Run("server to client", func(t *testing.T) {
 		fs := newFakeServer(t, func(rc *rawConn, req *http.Request) {
@@ -672,4 +674,42 @@ func TestServerRequiresHost(t *testing.T) {
 	if resp := rc.readResponse(); resp.StatusCode != 400 {
 		t.Fatalf("status %s, want 400", resp.Status)
 	}
+}
+
+func TestClientDialError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	c, err := wsd.NewClient("ws://"+addr+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	err = c.Start(ctx)
+	if err == nil || !strings.Contains(err.Error(), addr) {
+		t.Fatalf("Start = %v, want a dial error naming %s", err, addr)
+	}
+	within(t, c.Done(), waitTimeout, "Done")
+	if err := c.Start(ctx); err == nil {
+		t.Fatal("second Start succeeded")
+	}
+}
+
+// Start may only be called once.
+func TestStartTwice(t *testing.T) {
+	srv, cli := pair(t, nil, nil, nil, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	if err := cli.c.Start(ctx); err == nil {
+		t.Error("second client Start succeeded")
+	}
+	if err := srv.c.Start(ctx); err == nil {
+		t.Error("second server Start succeeded")
+	}
+	cli.c.SendText("unaffected")
+	srv.rec.expectMessage(t, wsd.TextMessage, "unaffected")
 }
