@@ -44,6 +44,8 @@ func NewClient(rawURL string, opts *Options) (*Conn, error) {
 }
 
 func (c *Conn) dial(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.handshakeTimeout())
+	defer cancel()
 	u, _ := url.Parse(c.url)
 	addr := u.Host
 	if u.Port() == "" {

@@ -121,7 +121,6 @@ type Conn struct {
 	hmu   sync.Mutex // serializes handler updates
 
 	nc      net.Conn
-	rbuf    []byte // read buffer; holds bytes read past the handshake at start
 	started atomic.Bool
 	done    chan struct{}
 
@@ -144,8 +143,6 @@ type Conn struct {
 	// client side
 	url string
 }
-
-const readBufferSize = 4096
 
 func newConn(role proto.Role, opts *Options) *Conn {
 	c := &Conn{done: make(chan struct{})}
@@ -339,6 +336,9 @@ func (c *Conn) write(op proto.Opcode, payload []byte) error {
 }
 
 func (c *Conn) writeLocked(op proto.Opcode, payload []byte) error {
+	if c.opts.WriteTimeout > 0 {
+		c.nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+	}
 	var err error
 	if len(payload) <= smallMessage {
 		bp := wbufPool.Get().(*[]byte)
@@ -397,6 +397,8 @@ func (c *Conn) writeClose(code int, reason string) (sent bool, err error) {
 	if !ok {
 		return false, nil
 	}
+	// A close frame must not wait on a peer that stopped reading.
+	c.nc.SetWriteDeadline(time.Now().Add(c.opts.closeTimeout()))
 	if _, err = c.nc.Write(b); err != nil {
 		c.nc.Close()
 		return true, fmt.Errorf("wsd: write: %w", err)
@@ -404,37 +406,42 @@ func (c *Conn) writeClose(code int, reason string) (sent bool, err error) {
 	return true, nil
 }
 
-// run is the connection's goroutine: it reads, feeds the protocol core and
-// dispatches events until the connection ends. leftover holds bytes read
-// past the handshake.
-func (c *Conn) run(leftover int) {
+// The transport-facing side of Conn: a transport calls opened once, then
+// feed with the bytes it reads, in order, then dropped if the stream ends
+// before feed reported the end. Calls must not overlap.
+
+// opened delivers the open event.
+func (c *Conn) opened() {
 	if f := c.h.Load().open; f != nil {
 		f()
 	}
-	buf := c.rbuf[:cap(c.rbuf)]
-	data := buf[:leftover]
-	for {
-		for len(data) > 0 {
-			n, ev := c.m.Feed(data)
-			data = data[n:]
-			if ev.Kind == proto.EventNone {
-				break
-			}
-			if c.dispatch(ev) {
-				return
-			}
+}
+
+// feed runs data through the protocol core and dispatches the events. It
+// reports whether the connection is over. Payloads are unmasked in place.
+func (c *Conn) feed(data []byte) bool {
+	for len(data) > 0 {
+		n, ev := c.m.Feed(data)
+		data = data[n:]
+		if ev.Kind == proto.EventNone {
+			break
 		}
-		n, err := c.nc.Read(buf)
-		data = buf[:n]
-		if err != nil && n == 0 {
-			reason := "connection closed without a close frame"
-			if c.m.CloseSent() {
-				reason = "no answer to the close frame"
-			}
-			c.finish(proto.CloseAbnormal, reason)
-			return
+		over := c.dispatch(ev)
+		c.m.Recycle()
+		if over {
+			return true
 		}
 	}
+	return false
+}
+
+// dropped ends a connection whose stream ended without a closing handshake.
+func (c *Conn) dropped() {
+	reason := "connection closed without a close frame"
+	if c.m.CloseSent() {
+		reason = "no answer to the close frame"
+	}
+	c.finish(proto.CloseAbnormal, reason)
 }
 
 // dispatch handles one event and reports whether the connection is over.
@@ -457,9 +464,10 @@ func (c *Conn) dispatch(ev proto.Event) bool {
 		}
 	case proto.EventClose:
 		c.state.CompareAndSwap(int32(Open), int32(Closing))
-		// Echo the peer's code, as RFC 6455 section 5.5.1 suggests.
-		c.writeClose(ev.Code, "")
+		// Echo the peer's code and reason, as RFC 6455 section 5.5.1
+		// suggests.
 		reason := string(ev.Data)
+		c.writeClose(ev.Code, reason)
 		if c.m.Role() == proto.Client {
 			c.awaitServerClose()
 		}
@@ -497,18 +505,6 @@ func (c *Conn) pong(payload []byte) {
 	}
 }
 
-// awaitServerClose gives the server a moment to close the TCP connection
-// first (RFC 6455 section 7.1.1), reading and discarding until it does.
-func (c *Conn) awaitServerClose() {
-	c.nc.SetReadDeadline(time.Now().Add(min(c.opts.closeTimeout(), time.Second)))
-	var b [256]byte
-	for {
-		if _, err := c.nc.Read(b[:]); err != nil {
-			return
-		}
-	}
-}
-
 // finish closes the TCP connection and delivers the close event, once.
 func (c *Conn) finish(code int, reason string) {
 	c.mu.Lock()
@@ -524,19 +520,27 @@ func (c *Conn) finish(code int, reason string) {
 	c.mu.Unlock()
 	c.nc.Close()
 	c.state.Store(int32(Closed))
+	if g := c.opts.Group; g != nil {
+		g.remove(c)
+	}
 	if f := c.h.Load().close; f != nil {
 		f(code, reason)
 	}
 	close(c.done)
 }
 
-// begin marks the connection open and starts its goroutine.
-func (c *Conn) begin(nc net.Conn, leftover []byte) {
-	c.nc = nc
-	c.rbuf = make([]byte, max(readBufferSize, len(leftover)))
-	n := copy(c.rbuf, leftover)
-	c.state.Store(int32(Open))
-	go c.run(n)
+// join adds an open connection to its group; a group that is shutting
+// down closes it at once.
+func (c *Conn) join() {
+	g := c.opts.Group
+	if g == nil {
+		return
+	}
+	if !g.add(c) {
+		c.Close(CloseGoingAway, "server shutting down")
+	} else if c.ReadyState() == Closed {
+		g.remove(c) // it finished before it joined
+	}
 }
 
 var errStarted = errors.New("wsd: connection already started")

@@ -7,6 +7,7 @@ import (
 
 	"github.com/wsd-go/wsd/internal/handshake"
 	"github.com/wsd-go/wsd/internal/proto"
+	"github.com/wsd-go/wsd/internal/transport"
 )
 
 // NewServer validates the WebSocket handshake of r and returns an unstarted
@@ -17,7 +18,14 @@ import (
 // right HTTP status (400, 405 or 426) and a short plain-text reason, and
 // returns a *HandshakeError.
 func NewServer(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
 	key, herr := handshake.CheckRequest(r)
+	if herr == nil {
+		herr = handshake.CheckOrigin(r, o.OriginPatterns)
+	}
 	if herr != nil {
 		switch herr.Status {
 		case http.StatusUpgradeRequired:
@@ -28,7 +36,7 @@ func NewServer(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, er
 		http.Error(w, herr.Reason, herr.Status)
 		return nil, &HandshakeError{Status: herr.Status, Reason: herr.Reason}
 	}
-	c := newConn(proto.Server, opts)
+	c := newConn(proto.Server, &o)
 	c.w, c.r, c.key = w, r, key
 	c.reqHeader = r.Header
 	c.protocol = handshake.SelectProtocol(handshake.Tokens(r.Header, "Sec-WebSocket-Protocol"), c.opts.AcceptProtocols)
@@ -60,6 +68,22 @@ func (c *Conn) Start(ctx context.Context) error {
 func (c *Conn) accept(ctx context.Context) error {
 	w := c.w
 	c.w, c.r = nil, nil
+	if a, ok := w.(transport.Attacher); ok {
+		// The transport may call Opened as soon as Attach returns, from
+		// another goroutine: c.mu makes it wait until c is set up.
+		c.mu.Lock()
+		nc, err := a.Attach(driver{c}, c.response())
+		if err == nil {
+			c.nc = nc
+			c.state.Store(int32(Open))
+		}
+		c.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		c.join()
+		return nil
+	}
 	nc, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		http.Error(w, "websocket: cannot take over the connection", http.StatusInternalServerError)
@@ -70,23 +94,11 @@ func (c *Conn) accept(ctx context.Context) error {
 	if n := brw.Reader.Buffered(); n > 0 {
 		leftover, _ = brw.Reader.Peek(n)
 	}
-	c.respHeader = http.Header{
-		"Upgrade":              {"websocket"},
-		"Connection":           {"Upgrade"},
-		"Sec-Websocket-Accept": {handshake.AcceptKey(c.key)},
-	}
-	if c.protocol != "" {
-		c.respHeader.Set("Sec-WebSocket-Protocol", c.protocol)
-	}
-	for k, v := range c.opts.AdditionalHeaders {
-		if c.respHeader.Get(k) == "" {
-			c.respHeader[http.CanonicalHeaderKey(k)] = v
-		}
-	}
-	resp := handshake.AppendResponse(make([]byte, 0, 256), c.respHeader.Get("Sec-WebSocket-Accept"), c.protocol, "", c.opts.AdditionalHeaders)
-	if d, ok := ctx.Deadline(); ok {
-		nc.SetWriteDeadline(d)
-	}
+	resp := c.response()
+	ctx, cancel := context.WithTimeout(ctx, c.opts.handshakeTimeout())
+	defer cancel()
+	d, _ := ctx.Deadline()
+	nc.SetWriteDeadline(d)
 	stop := context.AfterFunc(ctx, func() { nc.SetWriteDeadline(time.Now()) })
 	_, err = nc.Write(resp)
 	stop()
@@ -101,3 +113,29 @@ func (c *Conn) accept(ctx context.Context) error {
 	c.begin(nc, leftover)
 	return nil
 }
+
+// response returns the 101 response and records its headers.
+func (c *Conn) response() []byte {
+	accept := handshake.AcceptKey(c.key)
+	c.respHeader = http.Header{
+		"Upgrade":              {"websocket"},
+		"Connection":           {"Upgrade"},
+		"Sec-Websocket-Accept": {accept},
+	}
+	if c.protocol != "" {
+		c.respHeader.Set("Sec-WebSocket-Protocol", c.protocol)
+	}
+	for k, v := range c.opts.AdditionalHeaders {
+		if c.respHeader.Get(k) == "" {
+			c.respHeader[http.CanonicalHeaderKey(k)] = v
+		}
+	}
+	return handshake.AppendResponse(make([]byte, 0, 256), accept, c.protocol, "", c.opts.AdditionalHeaders)
+}
+
+// driver lets a transport of internal/transport drive a Conn.
+type driver struct{ c *Conn }
+
+func (d driver) Opened()               { d.c.opened() }
+func (d driver) Feed(data []byte) bool { return d.c.feed(data) }
+func (d driver) Dropped()              { d.c.dropped() }

@@ -179,7 +179,7 @@ func (p *extParser) parse(exts []Extension) ([]Extension, error) {
 			ext.Params = append(ext.Params, param)
 		}
 		if p.i < len(p.s) && p.s[p.i] != ',' {
-			return nil, fmt.Errorf("unexpected %q at offset %d", p.s[p.i], p.i)
+			return nil, fmt.Errorf("unexpected %q at offset %d", p.s[p.i:p.i+1], p.i)
 		}
 		exts = append(exts, ext)
 	}
@@ -210,7 +210,7 @@ func (p *extParser) token(what string) (string, error) {
 		if p.i == len(p.s) {
 			return "", fmt.Errorf("missing %s at end", what)
 		}
-		return "", fmt.Errorf("missing %s at offset %d (found %q)", what, p.i, p.s[p.i])
+		return "", fmt.Errorf("missing %s at offset %d (found %q)", what, p.i, p.s[p.i:p.i+1])
 	}
 	return p.s[start:p.i], nil
 }

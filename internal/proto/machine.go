@@ -82,7 +82,7 @@ type Machine struct {
 	maskPos   int
 	msgOp     Opcode // opcode of the message in progress, 0 if none
 	msgLen    int64
-	msg       []byte
+	msg       *[]byte // the message being assembled, from getBuf; nil between messages
 	ctl       [MaxControlPayload]byte
 	ctlN      int
 	text      UTF8
@@ -92,10 +92,6 @@ type Machine struct {
 	closeSent atomic.Bool
 	closeRecv atomic.Bool
 }
-
-// maxRetained is the largest message buffer kept between messages, so an
-// idle connection does not pin the memory of its largest message.
-const maxRetained = 64 << 10
 
 // NewMachine returns a Machine for the given configuration.
 func NewMachine(c Config) *Machine {
@@ -167,6 +163,9 @@ func (m *Machine) Feed(p []byte) (n int, ev Event) {
 				if m.h.Op != OpContinuation {
 					m.msgOp = m.h.Op
 					m.text.Reset()
+					if m.msg != nil { // the caller did not Recycle
+						*m.msg = (*m.msg)[:0]
+					}
 				}
 				m.msgLen += m.h.Length
 				// Fast path: a whole unfragmented message already in p
@@ -204,7 +203,7 @@ func (m *Machine) Feed(p []byte) (n int, ev Event) {
 			if m.msgOp == OpText && !m.text.Write(chunk) {
 				return n, m.fail(errorf(CloseInvalidPayload, "invalid UTF-8 in text message"))
 			}
-			m.msg = append(m.msg, chunk...)
+			m.appendMsg(chunk)
 		}
 		if m.remaining == 0 {
 			m.inPayload = false
@@ -270,14 +269,13 @@ func (m *Machine) endFrame() Event {
 	if m.msgOp == OpText && !m.text.Complete() {
 		return m.fail(errorf(CloseInvalidPayload, "text message ends inside a UTF-8 sequence"))
 	}
-	ev := Event{Kind: EventMessage, Op: m.msgOp, Data: m.msg}
-	m.msgOp, m.msgLen = 0, 0
-	if cap(m.msg) > maxRetained {
-		m.msg = nil
-	} else {
-		m.msg = m.msg[:0]
+	var data []byte
+	if m.msg != nil {
+		data = *m.msg
 	}
-	return ev
+	op := m.msgOp
+	m.msgOp, m.msgLen = 0, 0
+	return Event{Kind: EventMessage, Op: op, Data: data}
 }
 
 func (m *Machine) closeFrame(p []byte) Event {
@@ -301,9 +299,40 @@ func (m *Machine) closeFrame(p []byte) Event {
 	return Event{Kind: EventClose, Code: code, Data: reason}
 }
 
+// appendMsg adds payload to the message being assembled. Buffers grow
+// from the pools as bytes arrive, never ahead of them: a frame announcing a
+// large payload costs nothing until the payload comes.
+func (m *Machine) appendMsg(p []byte) {
+	if m.msg == nil {
+		m.msg = getBuf(min(int(m.msgLen), len(p)+m.hint()))
+	}
+	if b := *m.msg; len(b)+len(p) > cap(b) {
+		nb := getBuf(max(2*cap(b), len(b)+len(p)))
+		*nb = append(*nb, b...)
+		putBuf(m.msg)
+		m.msg = nb
+	}
+	*m.msg = append(*m.msg, p...)
+}
+
+// hint is how far beyond the bytes at hand a new message buffer reaches:
+// the rest of the frame, up to a bound.
+func (m *Machine) hint() int { return int(min(m.remaining, 32<<10)) }
+
+// Recycle tells the machine that the caller is done with the data of the
+// last event, so that a message buffer goes back to the shared pool rather
+// than stay with an idle connection.
+func (m *Machine) Recycle() {
+	if m.msg != nil && m.msgOp == 0 {
+		putBuf(m.msg)
+		m.msg = nil
+	}
+}
+
 func (m *Machine) fail(e *Error) Event {
 	m.dead = true
-	m.msg = nil
+	m.msgOp = 0
+	m.Recycle()
 	return Event{Kind: EventError, Err: e}
 }
 

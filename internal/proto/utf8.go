@@ -1,6 +1,9 @@
 package proto
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"unicode/utf8"
+)
 
 // UTF8 validates UTF-8 incrementally, so a message can be checked fragment
 // by fragment and rejected at the first byte that cannot be part of valid
@@ -49,48 +52,64 @@ const hiBits = 0x8080808080808080
 // Write validates the next bytes of the text. It reports false as soon as
 // the bytes seen so far cannot be a prefix of valid UTF-8.
 func (v *UTF8) Write(p []byte) bool {
-	i := 0
 	for v.need > 0 {
-		if i == len(p) {
+		if len(p) == 0 {
 			return true
 		}
-		if c := p[i]; c < v.lo || c > v.hi {
+		if c := p[0]; c < v.lo || c > v.hi {
 			return false
 		}
 		v.need--
 		v.lo, v.hi = 0x80, 0xbf
-		i++
+		p = p[1:]
 	}
-	for i < len(p) {
-		if i+16 <= len(p) && (binary.LittleEndian.Uint64(p[i:])|binary.LittleEndian.Uint64(p[i+8:]))&hiBits == 0 {
-			i += 16
-			continue
+	// Text is mostly ASCII: skip it 64 bytes at a time.
+	for len(p) >= 64 {
+		q := p[:64:64]
+		w := binary.LittleEndian.Uint64(q) | binary.LittleEndian.Uint64(q[8:]) |
+			binary.LittleEndian.Uint64(q[16:]) | binary.LittleEndian.Uint64(q[24:]) |
+			binary.LittleEndian.Uint64(q[32:]) | binary.LittleEndian.Uint64(q[40:]) |
+			binary.LittleEndian.Uint64(q[48:]) | binary.LittleEndian.Uint64(q[56:])
+		if w&hiBits != 0 {
+			break
 		}
-		c := p[i]
-		if c < 0x80 {
-			i++
-			continue
+		p = p[64:]
+	}
+	// The whole characters go to the standard validator; a character cut
+	// by the end of p is checked byte by byte and its state kept.
+	tail := len(p)
+	for j := len(p) - 1; j >= 0 && j >= len(p)-3; j-- {
+		if c := p[j]; c&0xc0 != 0x80 {
+			if f := first[c]; f != 0xff && int(f&0xf) > len(p)-1-j {
+				tail = j
+			}
+			break
 		}
-		f := first[c]
-		if f == 0xff {
+	}
+	if !utf8.Valid(p[:tail]) {
+		return false
+	}
+	return v.partial(p[tail:])
+}
+
+// partial checks the start of a character cut by the end of its chunk.
+func (v *UTF8) partial(p []byte) bool {
+	if len(p) == 0 {
+		return true
+	}
+	f := first[p[0]]
+	n := int(f & 0xf)
+	r := ranges[f>>4]
+	lo, hi := r[0], r[1]
+	for _, c := range p[1:] {
+		if c < lo || c > hi {
 			return false
 		}
-		n := int(f & 0xf)
-		r := ranges[f>>4]
-		lo, hi := r[0], r[1]
-		for j := 1; j <= n; j++ {
-			if i+j == len(p) {
-				v.need = uint8(n - j + 1)
-				v.lo, v.hi = lo, hi
-				return true
-			}
-			if c := p[i+j]; c < lo || c > hi {
-				return false
-			}
-			lo, hi = 0x80, 0xbf
-		}
-		i += n + 1
+		lo, hi = 0x80, 0xbf
+		n--
 	}
+	v.need = uint8(n)
+	v.lo, v.hi = lo, hi
 	return true
 }
 

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"expvar"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/wsd-go/wsd"
+)
+
+func echoCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("wsd echo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:9001", "address to listen on")
+	protocols := fs.String("protocols", "", "comma-separated subprotocols to accept")
+	hsTimeout := fs.Duration("handshake-timeout", 10*time.Second, "time limit for a client to send its handshake request")
+	debug := fs.Bool("debug", false, "serve runtime figures (goroutines, memory) as JSON at /debug/vars to plain HTTP requests")
+	origins := fs.String("origin", "", "comma-separated host[:port] patterns of other origins whose pages may connect (* for any)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	opts := &wsd.Options{Group: &wsd.Group{}, HandshakeTimeout: *hsTimeout}
+	if *protocols != "" {
+		opts.AcceptProtocols = strings.Split(*protocols, ",")
+	}
+	if *origins != "" {
+		opts.OriginPatterns = strings.Split(*origins, ",")
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "wsd echo: %v\n", err)
+		return 1
+	}
+	handler := echoHandler(opts)
+	if *debug {
+		handler = withDebug(handler)
+	}
+	// Slow or oversized handshakes are cut off before they hold much.
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: *hsTimeout, MaxHeaderBytes: 16 << 10}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	fmt.Fprintf(stdout, "listening on ws://%s\n", ln.Addr())
+	select {
+	case <-sig:
+	case err := <-served:
+		fmt.Fprintf(stderr, "wsd echo: %v\n", err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(ctx)
+	opts.Group.Shutdown(ctx)
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		fmt.Fprintf(stderr, "wsd echo: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// echoHandler sends every message back with its type.
+func echoHandler(opts *wsd.Options) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := wsd.NewServer(w, r, opts)
+		if err != nil {
+			return
+		}
+		ws.OnMessage(func(m wsd.Message) { ws.Send(m.Data, wsd.SendOptions{Type: m.Type}) })
+		ws.Start(r.Context())
+	})
+}
+
+// withDebug answers GET /debug/vars with the runtime figures that load
+// and soak tests watch, and passes everything else to h.
+func withDebug(h http.Handler) http.Handler {
+	expvar.Publish("goroutines", expvar.Func(func() any { return runtime.NumGoroutine() }))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/debug/vars" && r.Header.Get("Upgrade") == "" {
+			expvar.Handler().ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}

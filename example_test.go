@@ -1,0 +1,85 @@
+package wsd_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/wsd-go/wsd"
+)
+
+// An echo server: every message goes back to its sender, with its type.
+func ExampleNewServer() {
+	http.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		ws, err := wsd.NewServer(w, r, nil)
+		if err != nil {
+			return // NewServer has answered the bad handshake
+		}
+		ws.OnMessage(func(m wsd.Message) {
+			ws.Send(m.Data, wsd.SendOptions{Type: m.Type})
+		})
+		ws.Start(r.Context())
+	})
+	// http.ListenAndServe("127.0.0.1:5000", nil)
+}
+
+// A client that says hi to an echo server and closes once it hears back.
+func ExampleNewClient() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := wsd.NewServer(w, r, nil)
+		if err != nil {
+			return
+		}
+		ws.OnMessage(func(m wsd.Message) { ws.Send(m.Data, wsd.SendOptions{Type: m.Type}) })
+		ws.Start(r.Context())
+	}))
+	defer srv.Close()
+
+	client, err := wsd.NewClient("ws"+strings.TrimPrefix(srv.URL, "http")+"/echo", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	client.OnMessage(func(m wsd.Message) {
+		fmt.Printf("Got: %s\n", m.Data)
+		client.Close(1000, "done")
+	})
+	client.OnClose(func(code int, reason string) {
+		fmt.Printf("Closed because '%s' (Code=%d)\n", reason, code)
+	})
+	if err := client.Start(context.Background()); err != nil {
+		log.Fatal(err)
+	}
+	client.SendText("Hi")
+	<-client.Done()
+	// Output:
+	// Got: Hi
+	// Closed because 'done' (Code=1000)
+}
+
+// Subprotocols: the server picks the first protocol the client offers
+// that it accepts.
+func ExampleOptions_acceptProtocols() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := wsd.NewServer(w, r, &wsd.Options{AcceptProtocols: []string{"chat"}})
+		if err != nil {
+			return
+		}
+		ws.OnOpen(func() { ws.SendText("protocol " + ws.Protocol()) })
+		ws.Start(r.Context())
+	}))
+	defer srv.Close()
+
+	client, _ := wsd.NewClient("ws"+strings.TrimPrefix(srv.URL, "http"), &wsd.Options{AcceptProtocols: []string{"superchat", "chat"}})
+	client.OnMessage(func(m wsd.Message) {
+		fmt.Println(m.String())
+		client.Close(1000, "")
+	})
+	if err := client.Start(context.Background()); err != nil {
+		log.Fatal(err)
+	}
+	<-client.Done()
+	// Output: protocol chat
+}

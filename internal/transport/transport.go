@@ -1,0 +1,28 @@
+// Package transport is the seam between wsd connections and transports
+// that run connections themselves, such as an event loop, instead of
+// taking them over from net/http with a goroutine each.
+package transport
+
+import "net"
+
+// Conn is the side of a wsd connection that a transport drives. The
+// transport calls Opened once, then Feed with the bytes it reads, in
+// order, then Dropped if the stream ends before Feed reported the end.
+// Calls must not overlap.
+type Conn interface {
+	Opened()
+	// Feed runs data through the protocol and dispatches its events; it
+	// reports whether the connection is over. It may modify data.
+	Feed(data []byte) (over bool)
+	Dropped()
+}
+
+// Attacher is implemented by the http.ResponseWriter of a transport that
+// runs connections itself. When a handshake succeeds, the connection calls
+// Attach with the 101 response to write first. The transport returns the
+// net.Conn the connection writes to and closes, and once Attach has
+// returned it starts calling c, beginning with any bytes that followed the
+// request.
+type Attacher interface {
+	Attach(c Conn, response []byte) (net.Conn, error)
+}
