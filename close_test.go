@@ -16,7 +16,7 @@ import (
 
 // Section 7.1.2 to 7.1.6: the closing handshake started by the client.
 // The server reports the client's code and reason; the client reports
-// the code of the close frame it received, the server's echo.
+// those of the close frame it received, the server's echo of them.
 func TestCloseFromClient(t *testing.T) {
 	srv, cli := pair(t, nil, nil, nil, nil)
 	if err := cli.c.Close(4000, "bye ✓"); err != nil {
@@ -27,7 +27,7 @@ func TestCloseFromClient(t *testing.T) {
 	}
 	srv.rec.expectClose(t, 4000, "bye ✓")
 	srv.rec.expectDone(t)
-	cli.rec.expectClose(t, 4000, "")
+	cli.rec.expectClose(t, 4000, "bye ✓")
 	cli.rec.expectDone(t)
 }
 
@@ -38,7 +38,7 @@ func TestCloseFromServer(t *testing.T) {
 	}
 	cli.rec.expectClose(t, 1001, "going away")
 	cli.rec.expectDone(t)
-	srv.rec.expectClose(t, 1001, "")
+	srv.rec.expectClose(t, 1001, "going away")
 	srv.rec.expectDone(t)
 }
 
@@ -50,8 +50,9 @@ func TestCloseDefaultCode(t *testing.T) {
 	cli.rec.expectClose(t, 1000, "")
 }
 
-// Section 7.1.1 and 7.1.5: a close frame without a code is reported as
-// 1005 and echoed as an empty close frame; then the server closes TCP.
+// Section 5.5.1, 7.1.1 and 7.1.5: a close frame is echoed with its code
+// and reason; one without a code is reported as 1005 and echoed empty;
+// then the server closes TCP.
 func TestServerEchoesClose(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -62,7 +63,7 @@ func TestServerEchoesClose(t *testing.T) {
 	}{
 		{"empty", "", 1005, "", ""},
 		{"code only", string(closePayload(1000, "")), 1000, "", "\x03\xe8"},
-		{"code and reason", string(closePayload(4321, "see you")), 4321, "see you", string(closePayload(4321, ""))},
+		{"code and reason", string(closePayload(4321, "see you")), 4321, "see you", string(closePayload(4321, "see you"))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

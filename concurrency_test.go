@@ -305,5 +305,5 @@ func TestHandlersOnConnectionGoroutine(t *testing.T) {
 	wg.Wait()
 	cli.c.SendText("close me")
 	cli.rec.expectClose(t, 4444, "from handler")
-	srv.rec.expectClose(t, 4444, "")
+	srv.rec.expectClose(t, 4444, "from handler")
 }

@@ -226,7 +226,7 @@ func TestSendOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.rec.expectClose(t, 4001, "bye")
-	cli.rec.expectClose(t, 4001, "")
+	cli.rec.expectClose(t, 4001, "bye")
 	// After the close, sends fail and still call back.
 	calls := 0
 	err := cli.c.Send(data, wsd.SendOptions{Callback: func(error) { calls++ }})

@@ -203,7 +203,7 @@ func TestSubprotocol(t *testing.T) {
 }
 
 func TestAdditionalHeaders(t *testing.T) {
-	sopts := &wsd.Options{AdditionalHeaders: http.Header{
+	sopts := &wsd.Options{OriginPatterns: []string{"example.com"}, AdditionalHeaders: http.Header{
 		"X-Server":             {"s1", "s2"},
 		"Set-Cookie":           {"id=1"},
 		"Sec-WebSocket-Accept": {"forged"}, // never replaces the real one
@@ -417,7 +417,7 @@ func TestTLS(t *testing.T) {
 		rec.expectMessage(t, wsd.TextMessage, m)
 	}
 	cli.Close(1000, "tls done")
-	rec.expectClose(t, 1000, "")
+	rec.expectClose(t, 1000, "tls done")
 	rec.expectDone(t)
 	sc.rec.expect(t, "open")
 	sc.rec.expect(t, "message")

@@ -472,7 +472,7 @@ func TestFeedTooBigWithoutPayload(t *testing.T) {
 			t.Errorf("%s: events %v, want %v", roleName(role), got, want)
 		}
 		if m.msg != nil {
-			t.Errorf("%s: %d bytes of the failed message still held", roleName(role), len(m.msg))
+			t.Errorf("%s: %d bytes of the failed message still held", roleName(role), len(*m.msg))
 		}
 	}
 }
