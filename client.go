@@ -73,10 +73,11 @@ func (c *Conn) dial(ctx context.Context) error {
 }
 
 func (c *Conn) clientHandshake(ctx context.Context, nc net.Conn, u *url.URL) ([]byte, error) {
-	if d, ok := ctx.Deadline(); ok {
-		nc.SetDeadline(d)
-	}
-	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Now()) })
+	// The context's end, and only that, cuts the handshake short: a
+	// deadline copied from it could expire before ctx.Err() is set, and
+	// the failure would not be reported as the context's.
+	raw := nc
+	stop := context.AfterFunc(ctx, func() { raw.SetDeadline(time.Now()) })
 	defer stop()
 	wrap := func(err error) error {
 		if ctx.Err() != nil {
@@ -130,6 +131,10 @@ func (c *Conn) clientHandshake(ctx context.Context, nc net.Conn, u *url.URL) ([]
 		return nil, &HandshakeError{Status: resp.StatusCode, Reason: fmt.Sprintf("server accepted extension %q that was not offered", ext)}
 	}
 	c.protocol = protocol
+	if !stop() {
+		// The context ended just now and may have set a deadline.
+		return nil, wrap(ctx.Err())
+	}
 	nc.SetDeadline(time.Time{})
 	var leftover []byte
 	if n := br.Buffered(); n > 0 {

@@ -97,12 +97,13 @@ func (c *Conn) accept(ctx context.Context) error {
 	resp := c.response()
 	ctx, cancel := context.WithTimeout(ctx, c.opts.handshakeTimeout())
 	defer cancel()
-	d, _ := ctx.Deadline()
-	nc.SetWriteDeadline(d)
+	// Only the context's end cuts the write short: a deadline copied from
+	// it could expire before ctx.Err() is set, and the failure would not
+	// be reported as the context's.
 	stop := context.AfterFunc(ctx, func() { nc.SetWriteDeadline(time.Now()) })
 	_, err = nc.Write(resp)
 	stop()
-	if err == nil {
+	if ctx.Err() != nil {
 		err = ctx.Err()
 	}
 	if err != nil {

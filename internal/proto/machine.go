@@ -245,7 +245,9 @@ func (m *Machine) checkHeader() *Error {
 	if h.Op != OpContinuation && m.msgOp != 0 {
 		return errorf(CloseProtocolError, "new data frame while a fragmented message is in progress")
 	}
-	if m.msgLen+h.Length > m.maxLength {
+	// Compared by subtraction: msgLen never exceeds maxLength, while
+	// msgLen+h.Length can overflow for a 63-bit length.
+	if h.Length > m.maxLength-m.msgLen {
 		return errorf(CloseTooBig, "message of at least %d bytes exceeds the limit of %d", m.msgLen+h.Length, m.maxLength)
 	}
 	return nil
