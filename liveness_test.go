@@ -119,7 +119,7 @@ func TestKeepaliveKeepsAnsweringPeer(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	c, err := NewClient("ws"+strings.TrimPrefix(srv.URL, "http"), &Options{PingInterval: 50 * time.Millisecond})
+	c, err := NewClient("ws"+strings.TrimPrefix(srv.URL, "http"), &Options{PingInterval: 50 * time.Millisecond, PongTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
