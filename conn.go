@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/wsd-go/wsd/internal/proto"
@@ -291,6 +292,9 @@ func (c *Conn) Close(code int, reason string) error {
 	if len(reason) > proto.MaxControlPayload-2 {
 		return fmt.Errorf("wsd: close reason of %d bytes exceeds 123", len(reason))
 	}
+	if !utf8.ValidString(reason) {
+		return errors.New("wsd: close reason is not valid UTF-8")
+	}
 	if !c.started.Load() {
 		if c.started.CompareAndSwap(false, true) {
 			c.state.Store(int32(Closed))
@@ -323,6 +327,9 @@ const smallMessage = 16 << 10
 func (c *Conn) write(op proto.Opcode, payload []byte) error {
 	if op.IsControl() && len(payload) > proto.MaxControlPayload {
 		return fmt.Errorf("wsd: control frame payload of %d bytes exceeds 125", len(payload))
+	}
+	if op == proto.OpText && !utf8.Valid(payload) {
+		return errors.New("wsd: text message is not valid UTF-8")
 	}
 	if c.ReadyState() != Open {
 		return ErrClosed

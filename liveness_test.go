@@ -242,3 +242,24 @@ func TestGroupShutdown(t *testing.T) {
 		t.Fatal("late connection stayed open")
 	}
 }
+
+func TestSendRejectsInvalidUTF8(t *testing.T) {
+	srv, _ := serve(t, nil)
+	c, _ := NewClient("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { c.Close(1000, ""); <-c.Done() }()
+	if err := c.SendText("ok \xff"); err == nil || !strings.Contains(err.Error(), "UTF-8") {
+		t.Errorf("SendText of invalid UTF-8: %v", err)
+	}
+	if err := c.Send([]byte{0xc0, 0x80}, SendOptions{Type: TextMessage}); err == nil {
+		t.Error("text Send of an overlong encoding succeeded")
+	}
+	if err := c.Close(1000, "\xed\xa0\x80"); err == nil || c.ReadyState() != Open {
+		t.Errorf("Close with a surrogate in its reason: %v, state %v", err, c.ReadyState())
+	}
+	if err := c.SendBinary([]byte{0xff}); err != nil {
+		t.Errorf("binary data need not be UTF-8: %v", err)
+	}
+}
