@@ -23,13 +23,11 @@ func echoCmd(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:9001", "address to listen on")
 	protocols := fs.String("protocols", "", "comma-separated subprotocols to accept")
+	deflate := fs.Bool("deflate", true, "accept permessage-deflate offers and compress every echo (-deflate=false declines them)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	opts := &wsd.Options{}
-	if *protocols != "" {
-		opts.AcceptProtocols = strings.Split(*protocols, ",")
-	}
+	opts := echoOptions(*protocols, *deflate)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "wsd echo: %v\n", err)
@@ -58,6 +56,21 @@ func echoCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+func echoOptions(protocols string, deflate bool) *wsd.Options {
+	opts := &wsd.Options{}
+	if deflate {
+		// Compress every message, however small, so that a client sees
+		// its messages come back compressed.
+		opts.Compression = wsd.CompressionOptions{Mode: wsd.CompressionEnabled, Threshold: -1}
+	} else {
+		opts.Compression.Mode = wsd.CompressionDisabled
+	}
+	if protocols != "" {
+		opts.AcceptProtocols = strings.Split(protocols, ",")
+	}
+	return opts
 }
 
 // echoServer sends every message back with its type, and remembers its
