@@ -196,8 +196,9 @@ func (s *source) Read(b []byte) (int, error) {
 }
 
 type pooledReader struct {
-	fr  io.ReadCloser
-	src source
+	fr    io.ReadCloser
+	src   source
+	probe [512]byte
 }
 
 var readerPool = sync.Pool{New: func() any {
@@ -251,25 +252,27 @@ func (d *Decompressor) Decompress(dst, src []byte, limit int64) ([]byte, error) 
 	}
 	start := len(dst)
 	for {
-		room := min(int64(cap(dst)), int64(start)+limit)
-		if int64(len(dst)) == room {
-			if int64(len(dst)-start) == limit {
-				// At the limit: one more byte means the message is too big.
-				var b [1]byte
-				n, err := io.ReadFull(r.fr, b[:])
-				if n > 0 {
-					return dst, fmt.Errorf("%w: message inflates to more than %d bytes", proto.ErrTooBig, limit)
-				}
-				if err == io.EOF {
-					break
-				}
-				return dst, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		produced := int64(len(dst) - start)
+		var n int
+		var err error
+		if len(dst) < cap(dst) && produced < limit {
+			room := min(int64(cap(dst)), int64(start)+limit)
+			n, err = r.fr.Read(dst[len(dst):room])
+			dst = dst[:len(dst)+n]
+		} else {
+			// The buffer is full, or the limit reached: read a little
+			// to learn whether the message goes on before growing, and
+			// never more than one byte past the limit.
+			b := r.probe[:min(int64(len(r.probe)), limit-produced+1)]
+			n, err = r.fr.Read(b)
+			if int64(n) > limit-produced {
+				return dst, fmt.Errorf("%w: message inflates to more than %d bytes", proto.ErrTooBig, limit)
 			}
-			dst = grow(dst, len(src), int64(start)+limit)
-			continue
+			if len(dst)+n > cap(dst) {
+				dst = grow(dst, len(dst)+n, len(src), int64(start)+limit)
+			}
+			dst = append(dst, b[:n]...)
 		}
-		n, err := r.fr.Read(dst[len(dst):room])
-		dst = dst[:len(dst)+n]
 		if err == io.EOF {
 			break
 		}
@@ -286,10 +289,11 @@ func (d *Decompressor) Decompress(dst, src []byte, limit int64) ([]byte, error) 
 	return dst, nil
 }
 
-// grow makes room in dst for more output, doubling it up to limit, and
-// starting from a guess at the size of a message of n compressed bytes.
-func grow(dst []byte, n int, limit int64) []byte {
-	want := min(int64(max(2*cap(dst), 4*n, 512)), limit)
+// grow makes room in dst for at least need bytes: it doubles it, up to
+// limit, starting from a guess at the size of a message of n compressed
+// bytes.
+func grow(dst []byte, need, n int, limit int64) []byte {
+	want := min(int64(max(2*cap(dst), need, 4*n, 512)), limit)
 	out := make([]byte, len(dst), want)
 	copy(out, dst)
 	return out
