@@ -32,6 +32,17 @@ type flusher interface {
 
 var sizes = []int{256, 4 << 10, 64 << 10}
 
+// distinct returns 256 different messages of n bytes: with context
+// takeover, later messages share vocabulary with earlier ones, as in a
+// real stream, but no message repeats within a 32 KiB window.
+func distinct(n int) [][]byte {
+	msgs := make([][]byte, 256)
+	for i := range msgs {
+		msgs[i] = payload(n, uint64(i+1))
+	}
+	return msgs
+}
+
 type impl struct {
 	name string
 	new  func(level int) flusher
@@ -49,7 +60,7 @@ func BenchmarkCompress(b *testing.B) {
 		for _, level := range []int{1, 6} {
 			for _, n := range sizes {
 				b.Run(fmt.Sprintf("%s/level%d/%d", im.name, level, n), func(b *testing.B) {
-					msgs := [][]byte{payload(n, 1), payload(n, 2), payload(n, 3)}
+					msgs := distinct(n)
 					var out bytes.Buffer
 					w := im.new(level)
 					w.Reset(&out)
@@ -58,7 +69,7 @@ func BenchmarkCompress(b *testing.B) {
 					total := 0
 					for i := 0; b.Loop(); i++ {
 						out.Reset()
-						w.Write(msgs[i%3])
+						w.Write(msgs[i%len(msgs)])
 						w.Flush()
 						total += out.Len()
 					}
@@ -76,7 +87,7 @@ func BenchmarkCompressReset(b *testing.B) {
 		for _, level := range []int{1, 6} {
 			for _, n := range sizes {
 				b.Run(fmt.Sprintf("%s/level%d/%d", im.name, level, n), func(b *testing.B) {
-					msgs := [][]byte{payload(n, 1), payload(n, 2), payload(n, 3)}
+					msgs := distinct(n)
 					var out bytes.Buffer
 					w := im.new(level)
 					b.SetBytes(int64(n))
@@ -85,7 +96,7 @@ func BenchmarkCompressReset(b *testing.B) {
 					for i := 0; b.Loop(); i++ {
 						out.Reset()
 						w.Reset(&out)
-						w.Write(msgs[i%3])
+						w.Write(msgs[i%len(msgs)])
 						w.Flush()
 						total += out.Len()
 					}
@@ -98,15 +109,15 @@ func BenchmarkCompressReset(b *testing.B) {
 	// compress against a dictionary (the last 8 KiB sent).
 	for _, n := range sizes {
 		b.Run(fmt.Sprintf("klauspost-stateless/dict/%d", n), func(b *testing.B) {
-			msgs := [][]byte{payload(n, 1), payload(n, 2), payload(n, 3)}
+			msgs := distinct(n)
 			var out bytes.Buffer
 			b.SetBytes(int64(n))
 			b.ReportAllocs()
 			total := 0
 			for i := 0; b.Loop(); i++ {
 				out.Reset()
-				dict := msgs[(i+2)%3]
-				kpflate.StatelessDeflate(&out, msgs[i%3], false, dict[max(0, len(dict)-8<<10):])
+				dict := msgs[(i+len(msgs)-1)%len(msgs)]
+				kpflate.StatelessDeflate(&out, msgs[i%len(msgs)], false, dict[max(0, len(dict)-8<<10):])
 				total += out.Len()
 			}
 			b.ReportMetric(float64(total)/float64(b.N)/float64(n), "ratio")
