@@ -38,6 +38,11 @@ func NewClient(rawURL string, opts *Options) (*Conn, error) {
 	if u.Fragment != "" {
 		return nil, fmt.Errorf("wsd: bad URL %q: fragments are not allowed", rawURL)
 	}
+	if opts != nil {
+		if err := opts.Compression.check(); err != nil {
+			return nil, err
+		}
+	}
 	c := newConn(proto.Client, opts)
 	c.url = rawURL
 	return c, nil
@@ -102,7 +107,14 @@ func (c *Conn) clientHandshake(ctx context.Context, nc net.Conn, u *url.URL) ([]
 	}
 	c.nc = nc
 	key := handshake.NewKey()
-	req := handshake.AppendRequest(nil, u, key, c.opts.AcceptProtocols, "", c.opts.AdditionalHeaders)
+	var offer *handshake.DeflateConfig
+	var offerText string
+	if c.opts.Compression.Mode == CompressionEnabled {
+		cfg := c.opts.Compression.deflateConfig(proto.Client)
+		offer = &cfg
+		offerText = handshake.DeflateOffer(cfg).String()
+	}
+	req := handshake.AppendRequest(nil, u, key, c.opts.AcceptProtocols, offerText, c.opts.AdditionalHeaders)
 	if _, err := nc.Write(req); err != nil {
 		return nil, wrap(fmt.Errorf("wsd: send handshake: %w", err))
 	}
@@ -127,8 +139,17 @@ func (c *Conn) clientHandshake(ctx context.Context, nc net.Conn, u *url.URL) ([]
 		}
 		return nil, &HandshakeError{Status: resp.StatusCode, Reason: err.Error()}
 	}
-	if ext := resp.Header.Get("Sec-WebSocket-Extensions"); ext != "" {
-		return nil, &HandshakeError{Status: resp.StatusCode, Reason: fmt.Sprintf("server accepted extension %q that was not offered", ext)}
+	exts, err := handshake.ParseExtensions(resp.Header)
+	if err == nil {
+		var p handshake.DeflateParams
+		var ok bool
+		if p, ok, err = handshake.CheckDeflateResponse(exts, offer); ok && err == nil {
+			c.extensions = strings.Join(resp.Header.Values("Sec-WebSocket-Extensions"), ", ")
+			c.useDeflate(p)
+		}
+	}
+	if err != nil {
+		return nil, &HandshakeError{Status: resp.StatusCode, Reason: err.Error()}
 	}
 	c.protocol = protocol
 	if !stop() {

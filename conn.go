@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
+	"github.com/wsd-go/wsd/internal/deflate"
 	"github.com/wsd-go/wsd/internal/proto"
 )
 
@@ -92,6 +93,9 @@ type SendOptions struct {
 	Start, End int
 	// Code is the status code of a close frame; zero means 1000.
 	Code int
+	// Compress overrides, for this message, whether it is compressed when
+	// permessage-deflate is in use. Control frames never are.
+	Compress CompressChoice
 	// Callback, if set, is called once the bytes are written, with nil,
 	// or with the error that stopped them. It runs before Send returns.
 	Callback func(error)
@@ -133,6 +137,9 @@ type Conn struct {
 	finished   bool
 
 	protocol   string
+	extensions string
+	cz         *deflate.Compressor // nil unless permessage-deflate is in use
+	fw         frameWriter         // for compressed sends; guarded by wmu
 	reqHeader  http.Header
 	respHeader http.Header
 
@@ -231,13 +238,13 @@ func (c *Conn) Send(data []byte, opts SendOptions) error {
 	var err error
 	switch opts.Type {
 	case 0, BinaryMessage:
-		err = c.write(proto.OpBinary, data)
+		err = c.write(proto.OpBinary, data, opts.Compress)
 	case TextMessage:
-		err = c.write(proto.OpText, data)
+		err = c.write(proto.OpText, data, opts.Compress)
 	case PingMessage:
 		err = c.sendPing(data, nil)
 	case PongMessage:
-		err = c.write(proto.OpPong, data)
+		err = c.write(proto.OpPong, data, CompressNever)
 	case CloseMessage:
 		err = c.Close(opts.Code, string(data))
 	default:
@@ -255,11 +262,11 @@ func callback(f func(error), err error) error {
 
 // SendText sends s as one text message.
 func (c *Conn) SendText(s string) error {
-	return c.write(proto.OpText, unsafe.Slice(unsafe.StringData(s), len(s)))
+	return c.write(proto.OpText, unsafe.Slice(unsafe.StringData(s), len(s)), CompressDefault)
 }
 
 // SendBinary sends b as one binary message.
-func (c *Conn) SendBinary(b []byte) error { return c.write(proto.OpBinary, b) }
+func (c *Conn) SendBinary(b []byte) error { return c.write(proto.OpBinary, b, CompressDefault) }
 
 // SendPing sends a ping with an optional payload of at most 125 bytes.
 // If onPong is not nil it is called, on the connection's goroutine, when a
@@ -275,7 +282,7 @@ func (c *Conn) sendPing(payload []byte, onPong func()) error {
 		c.pings = append(c.pings, pendingPing{string(payload), onPong})
 		c.mu.Unlock()
 	}
-	return c.write(proto.OpPing, payload)
+	return c.write(proto.OpPing, payload, CompressNever)
 }
 
 // Close starts the closing handshake with code (zero means 1000) and
@@ -323,8 +330,9 @@ var wbufPool = sync.Pool{New: func() any { b := make([]byte, 0, readBufferSize);
 // with one call; larger ones are written from the caller's slice.
 const smallMessage = 16 << 10
 
-// write sends a data or control frame unless a close frame was sent.
-func (c *Conn) write(op proto.Opcode, payload []byte) error {
+// write sends a data or control frame unless a close frame was sent,
+// compressing a data frame as choice and the options say.
+func (c *Conn) write(op proto.Opcode, payload []byte, choice CompressChoice) error {
 	if op.IsControl() && len(payload) > proto.MaxControlPayload {
 		return fmt.Errorf("wsd: control frame payload of %d bytes exceeds 125", len(payload))
 	}
@@ -338,6 +346,9 @@ func (c *Conn) write(op proto.Opcode, payload []byte) error {
 	defer c.wmu.Unlock()
 	if c.m.CloseSent() {
 		return ErrClosed
+	}
+	if c.cz != nil && !op.IsControl() && c.compress(choice, len(payload)) {
+		return c.writeCompressed(op, payload)
 	}
 	return c.writeLocked(op, payload)
 }
@@ -460,7 +471,7 @@ func (c *Conn) dispatch(ev proto.Event) bool {
 			h.message(Message{Type: MessageType(ev.Op), Data: ev.Data})
 		}
 	case proto.EventPing:
-		c.write(proto.OpPong, ev.Data)
+		c.write(proto.OpPong, ev.Data, CompressNever)
 		if h.ping != nil {
 			h.ping(ev.Data)
 		}
@@ -529,6 +540,14 @@ func (c *Conn) finish(code int, reason string) {
 	c.state.Store(int32(Closed))
 	if g := c.opts.Group; g != nil {
 		g.remove(c)
+	}
+	if c.cz != nil {
+		// Give a kept flate writer back; with the connection closed, a
+		// send still waiting for the lock fails at once.
+		c.wmu.Lock()
+		c.cz.Release()
+		c.cz = nil
+		c.wmu.Unlock()
 	}
 	if f := c.h.Load().close; f != nil {
 		f(code, reason)

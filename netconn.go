@@ -48,7 +48,12 @@ func (c *Conn) run(leftover []byte) {
 		n := len(data)
 		if n > 0 && !live.last.IsZero() {
 			live.last = time.Now()
-			live.pinged = false
+			if live.pinged {
+				// The peer answered: the next ping is due an interval
+				// from now, not at the pong deadline.
+				live.pinged = false
+				c.nc.SetReadDeadline(live.deadline(&c.opts))
+			}
 		}
 		if err != nil && n == 0 {
 			if isTimeout(err) && !live.last.IsZero() && !c.m.CloseSent() {

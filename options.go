@@ -26,7 +26,10 @@ type Options struct {
 	// MaxLength is the largest message accepted, counted across all its
 	// fragments. A bigger message fails the connection with close code
 	// 1009 as soon as its frames announce too many bytes; the excess is
-	// never buffered. Zero means DefaultMaxLength.
+	// never buffered. For a compressed message it is the inflated size
+	// that counts, checked while inflating: inflation stops, and the
+	// connection fails with 1009, as soon as it would produce more. Zero
+	// means DefaultMaxLength.
 	MaxLength int
 
 	// AcceptProtocols lists subprotocols. A server picks the first
@@ -88,6 +91,11 @@ type Options struct {
 
 	// DialContext, if set, opens the client's TCP connection.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// Compression configures permessage-deflate (RFC 7692). By default a
+	// server accepts clients' offers and a client makes none; see
+	// CompressionOptions.
+	Compression CompressionOptions
 }
 
 func (o *Options) maxLength() int64 {

@@ -36,10 +36,25 @@ func NewServer(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, er
 		http.Error(w, herr.Reason, herr.Status)
 		return nil, &HandshakeError{Status: herr.Status, Reason: herr.Reason}
 	}
+	if err := o.Compression.check(); err != nil {
+		http.Error(w, "websocket: server misconfigured", http.StatusInternalServerError)
+		return nil, err
+	}
 	c := newConn(proto.Server, &o)
 	c.w, c.r, c.key = w, r, key
 	c.reqHeader = r.Header
 	c.protocol = handshake.SelectProtocol(handshake.Tokens(r.Header, "Sec-WebSocket-Protocol"), c.opts.AcceptProtocols)
+	if c.opts.Compression.Mode != CompressionDisabled {
+		// A malformed header only means no extension: the handshake
+		// itself goes on.
+		if offers, err := handshake.ParseExtensions(r.Header); err == nil {
+			resp, p, ok := handshake.AcceptDeflate(offers, c.opts.Compression.deflateConfig(proto.Server))
+			if ok {
+				c.extensions = resp.String()
+				c.useDeflate(p)
+			}
+		}
+	}
 	return c, nil
 }
 
@@ -126,12 +141,15 @@ func (c *Conn) response() []byte {
 	if c.protocol != "" {
 		c.respHeader.Set("Sec-WebSocket-Protocol", c.protocol)
 	}
+	if c.extensions != "" {
+		c.respHeader.Set("Sec-WebSocket-Extensions", c.extensions)
+	}
 	for k, v := range c.opts.AdditionalHeaders {
 		if c.respHeader.Get(k) == "" {
 			c.respHeader[http.CanonicalHeaderKey(k)] = v
 		}
 	}
-	return handshake.AppendResponse(make([]byte, 0, 256), accept, c.protocol, "", c.opts.AdditionalHeaders)
+	return handshake.AppendResponse(make([]byte, 0, 256), accept, c.protocol, c.extensions, c.opts.AdditionalHeaders)
 }
 
 // driver lets a transport of internal/transport drive a Conn.

@@ -27,13 +27,13 @@ func echoCmd(args []string, stdout, stderr io.Writer) int {
 	hsTimeout := fs.Duration("handshake-timeout", 10*time.Second, "time limit for a client to send its handshake request")
 	debug := fs.Bool("debug", false, "serve runtime figures (goroutines, memory) as JSON at /debug/vars to plain HTTP requests")
 	origins := fs.String("origin", "", "comma-separated host[:port] patterns of other origins whose pages may connect (* for any)")
+	deflate := fs.Bool("deflate", true, "accept permessage-deflate offers and compress every echo (-deflate=false declines them)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	opts := &wsd.Options{Group: &wsd.Group{}, HandshakeTimeout: *hsTimeout}
-	if *protocols != "" {
-		opts.AcceptProtocols = strings.Split(*protocols, ",")
-	}
+	opts := echoOptions(*protocols, *deflate)
+	opts.Group = &wsd.Group{}
+	opts.HandshakeTimeout = *hsTimeout
 	if *origins != "" {
 		opts.OriginPatterns = strings.Split(*origins, ",")
 	}
@@ -69,6 +69,21 @@ func echoCmd(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+func echoOptions(protocols string, deflate bool) *wsd.Options {
+	opts := &wsd.Options{}
+	if deflate {
+		// Compress every message, however small, so that a client sees
+		// its messages come back compressed.
+		opts.Compression = wsd.CompressionOptions{Mode: wsd.CompressionEnabled, Threshold: -1}
+	} else {
+		opts.Compression.Mode = wsd.CompressionDisabled
+	}
+	if protocols != "" {
+		opts.AcceptProtocols = strings.Split(protocols, ",")
+	}
+	return opts
 }
 
 // echoHandler sends every message back with its type.

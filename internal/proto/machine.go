@@ -3,6 +3,7 @@ package proto
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -64,6 +65,27 @@ type Config struct {
 	MaxLength int64 // largest message accepted; DefaultMaxLength when 0
 }
 
+// Decompressor inflates messages whose first frame has RSV1 set, for an
+// extension such as permessage-deflate (RFC 7692). It is the only way
+// RSV1 is granted: without one, any reserved bit fails the connection.
+type Decompressor interface {
+	// Decompress appends to dst the inflation of src, the payload of a
+	// whole message, producing at most limit bytes. If the message would
+	// be bigger, it stops and returns an error wrapping ErrTooBig; any
+	// other error means the data was bad.
+	Decompress(dst, src []byte, limit int64) ([]byte, error)
+}
+
+// ErrTooBig is wrapped by the errors of a Decompressor whose output would
+// exceed the limit.
+var ErrTooBig = errors.New("message too big")
+
+// maxCompressedLength is the largest payload a compressed message may have
+// on the wire when its inflated size is limited to n: n plus the overhead
+// of DEFLATE on incompressible data, stored blocks and sync flushes, with
+// room to spare.
+func maxCompressedLength(n int64) int64 { return n + n/64 + 1024 }
+
 // Machine is the connection state machine of RFC 6455, without I/O.
 //
 // It has a read half (Feed) and a write half (the Append methods). The two
@@ -83,6 +105,9 @@ type Machine struct {
 	msgOp     Opcode // opcode of the message in progress, 0 if none
 	msgLen    int64
 	msg       *[]byte // the message being assembled, from getBuf; nil between messages
+	zipped    bool    // the message in progress is compressed
+	zmsg      *[]byte // its compressed payload, when not inflated in place
+	inflater  Decompressor
 	ctl       [MaxControlPayload]byte
 	ctlN      int
 	text      UTF8
@@ -108,6 +133,11 @@ func (m *Machine) Init(c Config) {
 		m.maxLength = DefaultMaxLength
 	}
 }
+
+// SetDecompressor enables compressed messages, inflated by d. It must be
+// called before the first Feed, once the handshake has agreed on an
+// extension that uses RSV1.
+func (m *Machine) SetDecompressor(d Decompressor) { m.inflater = d }
 
 // CloseSent reports whether a close frame has been produced.
 func (m *Machine) CloseSent() bool { return m.closeSent.Load() }
@@ -162,6 +192,7 @@ func (m *Machine) Feed(p []byte) (n int, ev Event) {
 			if !m.h.Op.IsControl() {
 				if m.h.Op != OpContinuation {
 					m.msgOp = m.h.Op
+					m.zipped = m.h.Rsv&RSV1 != 0
 					m.text.Reset()
 					if m.msg != nil { // the caller did not Recycle
 						*m.msg = (*m.msg)[:0]
@@ -176,6 +207,9 @@ func (m *Machine) Feed(p []byte) (n int, ev Event) {
 					m.inPayload = false
 					if m.h.Masked {
 						Mask(m.h.Key, 0, data)
+					}
+					if m.zipped {
+						return n, m.inflate(data)
 					}
 					if m.msgOp == OpText && !(m.text.Write(data) && m.text.Complete()) {
 						return n, m.fail(errorf(CloseInvalidPayload, "invalid UTF-8 in text message"))
@@ -199,6 +233,8 @@ func (m *Machine) Feed(p []byte) (n int, ev Event) {
 		}
 		if m.h.Op.IsControl() {
 			m.ctlN += copy(m.ctl[m.ctlN:], chunk)
+		} else if m.zipped {
+			m.zmsg = appendBuf(m.zmsg, chunk, m.hint())
 		} else {
 			if m.msgOp == OpText && !m.text.Write(chunk) {
 				return n, m.fail(errorf(CloseInvalidPayload, "invalid UTF-8 in text message"))
@@ -215,11 +251,19 @@ func (m *Machine) Feed(p []byte) (n int, ev Event) {
 	return n, Event{}
 }
 
-// checkHeader applies the rules of RFC 6455 section 5 to m.h.
+// checkHeader applies the rules of RFC 6455 section 5 to m.h, and those
+// of RFC 7692 section 6 to RSV1: this is the one place that grants it.
 func (m *Machine) checkHeader() *Error {
 	h := &m.h
-	if h.Rsv != 0 {
-		return errorf(CloseProtocolError, "reserved bits set (0x%02x) without a negotiated extension", h.Rsv)
+	if rsv := h.Rsv; rsv != 0 {
+		switch {
+		case rsv != RSV1 || m.inflater == nil:
+			return errorf(CloseProtocolError, "reserved bits set (0x%02x) without a negotiated extension", rsv)
+		case h.Op.IsControl():
+			return errorf(CloseProtocolError, "RSV1 set on a control frame")
+		case h.Op == OpContinuation:
+			return errorf(CloseProtocolError, "RSV1 set on a continuation frame")
+		}
 	}
 	if !h.Op.valid() {
 		return errorf(CloseProtocolError, "reserved opcode 0x%x", byte(h.Op))
@@ -245,10 +289,16 @@ func (m *Machine) checkHeader() *Error {
 	if h.Op != OpContinuation && m.msgOp != 0 {
 		return errorf(CloseProtocolError, "new data frame while a fragmented message is in progress")
 	}
-	// Compared by subtraction: msgLen never exceeds maxLength, while
+	limit := m.maxLength
+	if h.Rsv&RSV1 != 0 || h.Op == OpContinuation && m.zipped {
+		// The inflated size is checked while inflating; this bounds the
+		// compressed bytes kept until then.
+		limit = maxCompressedLength(limit)
+	}
+	// Compared by subtraction: msgLen never exceeds the limit, while
 	// msgLen+h.Length can overflow for a 63-bit length.
-	if h.Length > m.maxLength-m.msgLen {
-		return errorf(CloseTooBig, "message of at least %d bytes exceeds the limit of %d", m.msgLen+h.Length, m.maxLength)
+	if h.Length > limit-m.msgLen {
+		return errorf(CloseTooBig, "message of at least %d bytes exceeds the limit of %d", m.msgLen+h.Length, limit)
 	}
 	return nil
 }
@@ -266,6 +316,18 @@ func (m *Machine) endFrame() Event {
 	if !m.h.Fin {
 		return Event{}
 	}
+	if m.zipped {
+		var src []byte
+		if m.zmsg != nil {
+			src = *m.zmsg
+		}
+		ev := m.inflate(src)
+		if m.zmsg != nil {
+			putBuf(m.zmsg)
+			m.zmsg = nil
+		}
+		return ev
+	}
 	if m.msgOp == OpText && !m.text.Complete() {
 		return m.fail(errorf(CloseInvalidPayload, "text message ends inside a UTF-8 sequence"))
 	}
@@ -276,6 +338,27 @@ func (m *Machine) endFrame() Event {
 	op := m.msgOp
 	m.msgOp, m.msgLen = 0, 0
 	return Event{Kind: EventMessage, Op: op, Data: data}
+}
+
+// inflate ends a compressed message whose whole payload is src.
+func (m *Machine) inflate(src []byte) Event {
+	if m.msg == nil {
+		m.msg = getBuf(min(int(m.maxLength), 4*len(src)+512))
+	}
+	out, err := m.inflater.Decompress((*m.msg)[:0], src, m.maxLength)
+	*m.msg = out // putBuf keeps it only if it is still of a pool size
+	if err != nil {
+		if errors.Is(err, ErrTooBig) {
+			return m.fail(errorf(CloseTooBig, "compressed message inflates to more than the limit of %d bytes", m.maxLength))
+		}
+		return m.fail(errorf(CloseInvalidPayload, "%v", err))
+	}
+	op := m.msgOp
+	if op == OpText && !ValidUTF8(out) {
+		return m.fail(errorf(CloseInvalidPayload, "invalid UTF-8 in text message"))
+	}
+	m.msgOp, m.msgLen, m.zipped = 0, 0, false
+	return Event{Kind: EventMessage, Op: op, Data: out}
 }
 
 func (m *Machine) closeFrame(p []byte) Event {
@@ -302,17 +385,22 @@ func (m *Machine) closeFrame(p []byte) Event {
 // appendMsg adds payload to the message being assembled. Buffers grow
 // from the pools as bytes arrive, never ahead of them: a frame announcing a
 // large payload costs nothing until the payload comes.
-func (m *Machine) appendMsg(p []byte) {
-	if m.msg == nil {
-		m.msg = getBuf(min(int(m.msgLen), len(p)+m.hint()))
+func (m *Machine) appendMsg(p []byte) { m.msg = appendBuf(m.msg, p, m.hint()) }
+
+// appendBuf appends p to a pooled buffer, taking a buffer with room for
+// hint more bytes when there is none, and a bigger one when it is full.
+func appendBuf(buf *[]byte, p []byte, hint int) *[]byte {
+	if buf == nil {
+		buf = getBuf(len(p) + hint)
 	}
-	if b := *m.msg; len(b)+len(p) > cap(b) {
+	if b := *buf; len(b)+len(p) > cap(b) {
 		nb := getBuf(max(2*cap(b), len(b)+len(p)))
 		*nb = append(*nb, b...)
-		putBuf(m.msg)
-		m.msg = nb
+		putBuf(buf)
+		buf = nb
 	}
-	*m.msg = append(*m.msg, p...)
+	*buf = append(*buf, p...)
+	return buf
 }
 
 // hint is how far beyond the bytes at hand a new message buffer reaches:
@@ -333,6 +421,10 @@ func (m *Machine) fail(e *Error) Event {
 	m.dead = true
 	m.msgOp = 0
 	m.Recycle()
+	if m.zmsg != nil {
+		putBuf(m.zmsg)
+		m.zmsg = nil
+	}
 	return Event{Kind: EventError, Err: e}
 }
 
@@ -363,6 +455,27 @@ func (m *Machine) FrameHeader(op Opcode, n int) Header {
 		h.Key = NewMaskKey()
 	}
 	return h
+}
+
+// FrameInPlace makes one frame of the payload buf[room:], where room is
+// at least MaxHeaderSize: it writes the header into the room just before
+// the payload and masks a client's payload in place. It returns the frame,
+// a suffix of buf. Writers that produce the payload into a buffer, such as
+// a compressor, use it to send without a copy.
+func (m *Machine) FrameInPlace(buf []byte, room int, op Opcode, fin bool, rsv byte) []byte {
+	h := Header{Fin: fin, Rsv: rsv, Op: op, Length: int64(len(buf) - room)}
+	if m.role == Client {
+		h.Masked = true
+		h.Key = NewMaskKey()
+	}
+	var hb [MaxHeaderSize]byte
+	hdr := AppendHeader(hb[:0], h)
+	start := room - len(hdr)
+	copy(buf[start:], hdr)
+	if h.Masked {
+		Mask(h.Key, 0, buf[room:])
+	}
+	return buf[start:]
 }
 
 // AppendClose appends a close frame with code and reason, unless one was
