@@ -44,7 +44,7 @@ func (c *Conn) run(leftover []byte) {
 			return
 		}
 		var err error
-		data, err = r.read()
+		data, err = r.read(c.m.ReadSpace(readBufferSize))
 		n := len(data)
 		if n > 0 && !live.last.IsZero() {
 			live.last = time.Now()
@@ -149,9 +149,10 @@ type reader struct {
 
 	// The raw read's callback and results, made once, as a closure per
 	// read would cost an allocation.
-	fn  func(fd uintptr) bool
-	n   int
-	err error
+	fn     func(fd uintptr) bool
+	direct []byte
+	n      int
+	err    error
 }
 
 func newReader(nc net.Conn) *reader {
@@ -165,44 +166,61 @@ func newReader(nc net.Conn) *reader {
 
 // read returns the next bytes, valid until done. It returns no bytes with
 // an error, io.EOF included, when the stream ends or fails.
-func (r *reader) read() ([]byte, error) {
+//
+// When direct is not nil the bytes are read into it instead: the protocol
+// core's room for a large payload.
+func (r *reader) read(direct []byte) ([]byte, error) {
 	if r.rc == nil {
-		if r.buf == nil {
-			r.buf = readBufs.Get().(*[]byte)
+		dst := direct
+		if dst == nil {
+			if r.buf == nil {
+				r.buf = readBufs.Get().(*[]byte)
+			}
+			dst = *r.buf
 		}
-		n, err := r.nc.Read(*r.buf)
+		n, err := r.nc.Read(dst)
 		if n > 0 {
-			return (*r.buf)[:n], nil
+			return dst[:n], nil
 		}
 		return nil, err
 	}
-	if err := r.rc.Read(r.fn); err != nil {
-		return nil, err
-	}
+	r.direct = direct
+	err := r.rc.Read(r.fn)
+	r.direct = nil
 	switch {
+	case err != nil:
+		return nil, err
 	case r.err != nil:
 		return nil, os.NewSyscallError("read", r.err)
 	case r.n <= 0:
 		return nil, io.EOF
+	case direct != nil:
+		return direct[:r.n], nil
 	}
 	return (*r.buf)[:r.n], nil
 }
 
 // readFD reads the socket once it has bytes; it reports false to wait.
 func (r *reader) readFD(fd uintptr) bool {
-	if r.buf == nil {
-		r.buf = readBufs.Get().(*[]byte)
+	dst := r.direct
+	if dst == nil {
+		if r.buf == nil {
+			r.buf = readBufs.Get().(*[]byte)
+		}
+		dst = *r.buf
 	}
 	for {
-		r.n, r.err = syscall.Read(int(fd), *r.buf)
+		r.n, r.err = syscall.Read(int(fd), dst)
 		if r.err != syscall.EINTR {
 			break
 		}
 	}
 	if r.err == syscall.EAGAIN {
 		// Nothing yet: give the buffer back while we wait.
-		readBufs.Put(r.buf)
-		r.buf = nil
+		if r.direct == nil {
+			readBufs.Put(r.buf)
+			r.buf = nil
+		}
 		return false
 	}
 	return true

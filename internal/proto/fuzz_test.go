@@ -8,6 +8,12 @@ import (
 // events feeds in to a fresh machine in chunks whose sizes come from
 // cuts, and returns the events it reported, with their data copied.
 func events(t *testing.T, role Role, in []byte, cuts []byte) []Event {
+	return feedEvents(t, role, in, cuts, false)
+}
+
+// feedEvents is events, reading payloads into the machine's ReadSpace
+// when direct is set, as the goroutine transport does.
+func feedEvents(t *testing.T, role Role, in []byte, cuts []byte, direct bool) []Event {
 	m := NewMachine(Config{Role: role, MaxLength: 1 << 16})
 	in = bytes.Clone(in) // Feed unmasks in place
 	var evs []Event
@@ -17,6 +23,10 @@ func events(t *testing.T, role Role, in []byte, cuts []byte) []Event {
 			k = min(len(in), int(cuts[i%len(cuts)])+1)
 		}
 		chunk := in[:k]
+		if space := m.ReadSpace(1); direct && space != nil {
+			k = min(k, len(space))
+			chunk = space[:copy(space, in[:k])]
+		}
 		in = in[k:]
 		for len(chunk) > 0 {
 			n, ev := m.Feed(chunk)
@@ -51,6 +61,15 @@ func FuzzFeed(f *testing.F) {
 		for _, role := range []Role{Server, Client} {
 			whole := events(t, role, in, nil)
 			split := events(t, role, in, cuts)
+			if d := feedEvents(t, role, in, cuts, true); len(d) != len(split) {
+				t.Fatalf("%d events split, %d read in place", len(split), len(d))
+			} else {
+				for i := range d {
+					if d[i].Kind != split[i].Kind || !bytes.Equal(d[i].Data, split[i].Data) {
+						t.Fatalf("event %d read in place differs: %+v vs %+v", i, d[i], split[i])
+					}
+				}
+			}
 			if len(whole) != len(split) {
 				t.Fatalf("%d events whole, %d split", len(whole), len(split))
 			}

@@ -393,6 +393,10 @@ func appendBuf(buf *[]byte, p []byte, hint int) *[]byte {
 	if buf == nil {
 		buf = getBuf(len(p) + hint)
 	}
+	if b := *buf; len(p) > 0 && len(p) <= cap(b)-len(b) && &b[:len(b)+1][len(b)] == &p[0] {
+		*buf = b[:len(b)+len(p)] // read in place, through ReadSpace
+		return buf
+	}
 	if b := *buf; len(b)+len(p) > cap(b) {
 		nb := getBuf(max(2*cap(b), len(b)+len(p)))
 		*nb = append(*nb, b...)
@@ -401,6 +405,36 @@ func appendBuf(buf *[]byte, p []byte, hint int) *[]byte {
 	}
 	*buf = append(*buf, p...)
 	return buf
+}
+
+// ReadSpace returns room at the end of the message being assembled where
+// a transport may read the next payload bytes of the current data frame,
+// so that a large payload goes from the socket to its place without a
+// copy; or nil unless at least min such bytes are still to come. The
+// transport passes the bytes it read there to Feed as usual.
+func (m *Machine) ReadSpace(min int) []byte {
+	if !m.inPayload || m.dead || m.h.Op.IsControl() || m.remaining < int64(min) {
+		return nil
+	}
+	want := int(m.remaining)
+	if want > 1<<20 {
+		want = 1 << 20
+	}
+	buf := &m.msg
+	if m.zipped {
+		buf = &m.zmsg
+	}
+	if *buf == nil {
+		*buf = getBuf(want)
+	}
+	if b := **buf; cap(b)-len(b) < want {
+		nb := getBuf(max(2*cap(b), len(b)+want))
+		*nb = append(*nb, b...)
+		putBuf(*buf)
+		*buf = nb
+	}
+	b := **buf
+	return b[len(b) : len(b)+want]
 }
 
 // hint is how far beyond the bytes at hand a new message buffer reaches:
