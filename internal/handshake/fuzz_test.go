@@ -89,3 +89,65 @@ func FuzzParseExtensions(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDeflateNegotiation checks permessage-deflate negotiation end to end:
+// whatever other offers precede a wsd client's own, the server's answer
+// passes the client's checks and both sides agree on the parameters; and
+// any answer at all either passes the checks with valid window sizes or
+// fails them with an error.
+func FuzzDeflateNegotiation(f *testing.F) {
+	f.Add("x-foo, permessage-deflate; client_max_window_bits=9", uint8(0), uint8(0), "permessage-deflate; server_max_window_bits=10")
+	f.Add("", uint8(0xff), uint8(0x3c), "permessage-deflate; client_no_context_takeover")
+	f.Fuzz(func(t *testing.T, before string, flags, bits uint8, answer string) {
+		client := DeflateConfig{
+			ServerNoContextTakeover: flags&1 != 0,
+			ClientNoContextTakeover: flags&2 != 0,
+			ServerMaxWindowBits:     windowBits(bits & 0xf),
+			ClientMaxWindowBits:     windowBits(bits >> 4),
+		}
+		server := DeflateConfig{
+			ServerNoContextTakeover: flags&4 != 0,
+			ClientNoContextTakeover: flags&8 != 0,
+			ServerMaxWindowBits:     windowBits(flags >> 4),
+		}
+		offers, err := ParseExtensions(http.Header{"Sec-Websocket-Extensions": {before}})
+		if err != nil {
+			offers = nil
+		}
+		offers = append(offers, DeflateOffer(client))
+		resp, sp, ok := AcceptDeflate(offers, server)
+		if !ok {
+			t.Fatalf("server declined a wsd client's offer %v", DeflateOffer(client))
+		}
+		if resp.Name != Deflate {
+			t.Fatalf("server answered %q", resp.Name)
+		}
+		// The server may have taken an earlier offer; check against the one
+		// it took only when it took ours.
+		if len(offers) == 1 {
+			cp, ok, err := CheckDeflateResponse([]Extension{resp}, &client)
+			if err != nil || !ok {
+				t.Fatalf("client rejects the answer %v to its offer: %v", resp, err)
+			}
+			if cp != sp {
+				t.Fatalf("client has %+v, server %+v", cp, sp)
+			}
+		}
+		exts, err := ParseExtensions(http.Header{"Sec-Websocket-Extensions": {answer}})
+		if err != nil {
+			return
+		}
+		p, ok, err := CheckDeflateResponse(exts, &client)
+		if err == nil && ok && (!validBits(p.ServerMaxWindowBits) || !validBits(p.ClientMaxWindowBits)) {
+			t.Fatalf("accepted window bits out of range: %+v", p)
+		}
+	})
+}
+
+// windowBits maps a nibble to no limit (0) or a window size 8..15.
+func windowBits(n uint8) int {
+	if n < 8 {
+		return 0
+	}
+	return int(n)
+}
