@@ -60,41 +60,25 @@ func BenchmarkServerRead(b *testing.B) {
 	}
 }
 
-// BenchmarkServerWrite measures the server's whole write path.
-func BenchmarkServerWrite(b *testing.B) {
-	for _, n := range benchSizes {
-		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			c := newConn(proto.Server, nil)
-			c.nc = &loopConn{}
-			c.state.Store(int32(Open))
-			msg := make([]byte, n)
-			b.SetBytes(int64(n))
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := c.SendBinary(msg); err != nil {
-					b.Fatal(err)
+// BenchmarkWrite measures the whole write path of each side; a client's
+// also masks.
+func BenchmarkWrite(b *testing.B) {
+	for _, role := range []proto.Role{proto.Server, proto.Client} {
+		for _, n := range benchSizes {
+			b.Run(fmt.Sprintf("%s/%d", map[proto.Role]string{proto.Server: "server", proto.Client: "client"}[role], n), func(b *testing.B) {
+				c := newConn(role, nil)
+				c.nc = &loopConn{}
+				c.state.Store(int32(Open))
+				msg := make([]byte, n)
+				b.SetBytes(int64(n))
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := c.SendBinary(msg); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-		})
-	}
-}
-
-// BenchmarkClientWrite measures the client's write path, which masks.
-func BenchmarkClientWrite(b *testing.B) {
-	for _, n := range benchSizes {
-		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			c := newConn(proto.Client, nil)
-			c.nc = &loopConn{}
-			c.state.Store(int32(Open))
-			msg := make([]byte, n)
-			b.SetBytes(int64(n))
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := c.SendBinary(msg); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+			})
+		}
 	}
 }
 

@@ -12,15 +12,7 @@ import (
 func compressed(t testing.TB, p []byte) []byte {
 	c := NewCompressor(1, 15, false)
 	defer c.Release()
-	var b bytes.Buffer
-	if err := c.Compress(&b, p); err != nil {
-		t.Fatal(err)
-	}
-	out, ok := bytes.CutSuffix(b.Bytes(), Tail[:])
-	if !ok {
-		t.Fatalf("compressed data does not end with the tail: %x", b.Bytes())
-	}
-	return out
+	return compress(t, c, p)
 }
 
 // FuzzDecompress feeds arbitrary payloads to the inflater: it never
