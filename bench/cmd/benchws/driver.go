@@ -34,9 +34,12 @@ type config struct {
 	quick     bool
 }
 
-// ownServer is the name of the library the benchmark is written for. It is
-// left out when picking the best peer that the ratios compare against.
+// ownServer is the name of the library the benchmark is written for. Its
+// servers ("wsd", and "wsd-..." for its other transports) are left out
+// when picking the best peer that the ratios compare against.
 const ownServer = "wsd"
+
+func isOwn(name string) bool { return name == ownServer || strings.HasPrefix(name, ownServer+"-") }
 
 func runMain(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ExitOnError)

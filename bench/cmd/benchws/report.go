@@ -82,7 +82,7 @@ func newTable(cfg *config, defs []metricDef, res results) *table {
 	// The best peer leaves out our own server, unless it is all there is.
 	peers := []string{}
 	for _, s := range cfg.servers {
-		if s != ownServer {
+		if !isOwn(s) {
 			peers = append(peers, s)
 		}
 	}

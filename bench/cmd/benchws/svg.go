@@ -93,8 +93,11 @@ func chartSVG(t *table, defs []metricDef) string {
 // color returns the bar colour of the i-th server; the benchmark's own
 // library always gets the same strong colour.
 func color(i int, name string) string {
-	if name == ownServer {
+	switch {
+	case name == ownServer:
 		return "#d62728"
+	case isOwn(name):
+		return "#ff9896"
 	}
 	palette := []string{"#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf", "#7f7f7f", "#bcbd22"}
 	return palette[i%len(palette)]
