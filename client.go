@@ -38,12 +38,19 @@ func NewClient(rawURL string, opts *Options) (*Conn, error) {
 	if u.Fragment != "" {
 		return nil, fmt.Errorf("wsd: bad URL %q: fragments are not allowed", rawURL)
 	}
+	if opts != nil {
+		if err := opts.Compression.check(); err != nil {
+			return nil, err
+		}
+	}
 	c := newConn(proto.Client, opts)
 	c.url = rawURL
 	return c, nil
 }
 
 func (c *Conn) dial(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.handshakeTimeout())
+	defer cancel()
 	u, _ := url.Parse(c.url)
 	addr := u.Host
 	if u.Port() == "" {
@@ -71,10 +78,11 @@ func (c *Conn) dial(ctx context.Context) error {
 }
 
 func (c *Conn) clientHandshake(ctx context.Context, nc net.Conn, u *url.URL) ([]byte, error) {
-	if d, ok := ctx.Deadline(); ok {
-		nc.SetDeadline(d)
-	}
-	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Now()) })
+	// The context's end, and only that, cuts the handshake short: a
+	// deadline copied from it could expire before ctx.Err() is set, and
+	// the failure would not be reported as the context's.
+	raw := nc
+	stop := context.AfterFunc(ctx, func() { raw.SetDeadline(time.Now()) })
 	defer stop()
 	wrap := func(err error) error {
 		if ctx.Err() != nil {
@@ -99,7 +107,14 @@ func (c *Conn) clientHandshake(ctx context.Context, nc net.Conn, u *url.URL) ([]
 	}
 	c.nc = nc
 	key := handshake.NewKey()
-	req := handshake.AppendRequest(nil, u, key, c.opts.AcceptProtocols, "", c.opts.AdditionalHeaders)
+	var offer *handshake.DeflateConfig
+	var offerText string
+	if c.opts.Compression.Mode == CompressionEnabled {
+		cfg := c.opts.Compression.deflateConfig(proto.Client)
+		offer = &cfg
+		offerText = handshake.DeflateOffer(cfg).String()
+	}
+	req := handshake.AppendRequest(nil, u, key, c.opts.AcceptProtocols, offerText, c.opts.AdditionalHeaders)
 	if _, err := nc.Write(req); err != nil {
 		return nil, wrap(fmt.Errorf("wsd: send handshake: %w", err))
 	}
@@ -124,10 +139,23 @@ func (c *Conn) clientHandshake(ctx context.Context, nc net.Conn, u *url.URL) ([]
 		}
 		return nil, &HandshakeError{Status: resp.StatusCode, Reason: err.Error()}
 	}
-	if ext := resp.Header.Get("Sec-WebSocket-Extensions"); ext != "" {
-		return nil, &HandshakeError{Status: resp.StatusCode, Reason: fmt.Sprintf("server accepted extension %q that was not offered", ext)}
+	exts, err := handshake.ParseExtensions(resp.Header)
+	if err == nil {
+		var p handshake.DeflateParams
+		var ok bool
+		if p, ok, err = handshake.CheckDeflateResponse(exts, offer); ok && err == nil {
+			c.extensions = strings.Join(resp.Header.Values("Sec-WebSocket-Extensions"), ", ")
+			c.useDeflate(p)
+		}
+	}
+	if err != nil {
+		return nil, &HandshakeError{Status: resp.StatusCode, Reason: err.Error()}
 	}
 	c.protocol = protocol
+	if !stop() {
+		// The context ended just now and may have set a deadline.
+		return nil, wrap(ctx.Err())
+	}
 	nc.SetDeadline(time.Time{})
 	var leftover []byte
 	if n := br.Buffered(); n > 0 {

@@ -8,8 +8,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 
+	"github.com/wsd-go/wsd/internal/deflate"
 	"github.com/wsd-go/wsd/internal/proto"
 )
 
@@ -91,6 +93,9 @@ type SendOptions struct {
 	Start, End int
 	// Code is the status code of a close frame; zero means 1000.
 	Code int
+	// Compress overrides, for this message, whether it is compressed when
+	// permessage-deflate is in use. Control frames never are.
+	Compress CompressChoice
 	// Callback, if set, is called once the bytes are written, with nil,
 	// or with the error that stopped them. It runs before Send returns.
 	Callback func(error)
@@ -121,7 +126,6 @@ type Conn struct {
 	hmu   sync.Mutex // serializes handler updates
 
 	nc      net.Conn
-	rbuf    []byte // read buffer; holds bytes read past the handshake at start
 	started atomic.Bool
 	done    chan struct{} // made by Done; guarded by mu
 
@@ -131,11 +135,17 @@ type Conn struct {
 	pings      []pendingPing
 	closeTimer *time.Timer
 	finished   bool
-	doneClosed bool // done is, or is to be made, closed
+	doneClosed bool   // done is, or is to be made, closed
+	dropReason string // why wsd cut the connection, if it did
+
+	live *timedLiveness // set by driver.Opened, if liveness is on
 
 	protocol   string
-	reqPacked  string      // the request headers, packed
-	respHeader http.Header // on a client; a server builds it when asked
+	extensions string
+	cz         *deflate.Compressor // nil unless permessage-deflate is in use
+	fw         frameWriter         // for compressed sends; guarded by wmu
+	reqPacked  string              // the request headers, packed
+	respHeader http.Header         // on a client; a server builds it when asked
 
 	// server side, before Start
 	w   http.ResponseWriter
@@ -144,8 +154,6 @@ type Conn struct {
 	// client side
 	url string
 }
-
-const readBufferSize = 4096
 
 func newConn(role proto.Role, opts *Options) *Conn {
 	c := &Conn{}
@@ -269,13 +277,13 @@ func (c *Conn) Send(data []byte, opts SendOptions) error {
 	var err error
 	switch opts.Type {
 	case 0, BinaryMessage:
-		err = c.write(proto.OpBinary, data)
+		err = c.write(proto.OpBinary, data, opts.Compress)
 	case TextMessage:
-		err = c.write(proto.OpText, data)
+		err = c.write(proto.OpText, data, opts.Compress)
 	case PingMessage:
 		err = c.sendPing(data, nil)
 	case PongMessage:
-		err = c.write(proto.OpPong, data)
+		err = c.write(proto.OpPong, data, CompressNever)
 	case CloseMessage:
 		err = c.Close(opts.Code, string(data))
 	default:
@@ -293,11 +301,11 @@ func callback(f func(error), err error) error {
 
 // SendText sends s as one text message.
 func (c *Conn) SendText(s string) error {
-	return c.write(proto.OpText, unsafe.Slice(unsafe.StringData(s), len(s)))
+	return c.write(proto.OpText, unsafe.Slice(unsafe.StringData(s), len(s)), CompressDefault)
 }
 
 // SendBinary sends b as one binary message.
-func (c *Conn) SendBinary(b []byte) error { return c.write(proto.OpBinary, b) }
+func (c *Conn) SendBinary(b []byte) error { return c.write(proto.OpBinary, b, CompressDefault) }
 
 // SendPing sends a ping with an optional payload of at most 125 bytes.
 // If onPong is not nil it is called, on the connection's goroutine, when a
@@ -313,7 +321,7 @@ func (c *Conn) sendPing(payload []byte, onPong func()) error {
 		c.pings = append(c.pings, pendingPing{string(payload), onPong})
 		c.mu.Unlock()
 	}
-	return c.write(proto.OpPing, payload)
+	return c.write(proto.OpPing, payload, CompressNever)
 }
 
 // Close starts the closing handshake with code (zero means 1000) and
@@ -329,6 +337,9 @@ func (c *Conn) Close(code int, reason string) error {
 	}
 	if len(reason) > proto.MaxControlPayload-2 {
 		return fmt.Errorf("wsd: close reason of %d bytes exceeds 123", len(reason))
+	}
+	if !utf8.ValidString(reason) {
+		return errors.New("wsd: close reason is not valid UTF-8")
 	}
 	if !c.started.Load() {
 		if c.started.CompareAndSwap(false, true) {
@@ -358,10 +369,14 @@ var wbufPool = sync.Pool{New: func() any { b := make([]byte, 0, readBufferSize);
 // with one call; larger ones are written from the caller's slice.
 const smallMessage = 16 << 10
 
-// write sends a data or control frame unless a close frame was sent.
-func (c *Conn) write(op proto.Opcode, payload []byte) error {
+// write sends a data or control frame unless a close frame was sent,
+// compressing a data frame as choice and the options say.
+func (c *Conn) write(op proto.Opcode, payload []byte, choice CompressChoice) error {
 	if op.IsControl() && len(payload) > proto.MaxControlPayload {
 		return fmt.Errorf("wsd: control frame payload of %d bytes exceeds 125", len(payload))
+	}
+	if op == proto.OpText && !utf8.Valid(payload) {
+		return errors.New("wsd: text message is not valid UTF-8")
 	}
 	if c.ReadyState() != Open {
 		return ErrClosed
@@ -371,10 +386,16 @@ func (c *Conn) write(op proto.Opcode, payload []byte) error {
 	if c.m.CloseSent() {
 		return ErrClosed
 	}
+	if c.cz != nil && !op.IsControl() && c.compress(choice, len(payload)) {
+		return c.writeCompressed(op, payload)
+	}
 	return c.writeLocked(op, payload)
 }
 
 func (c *Conn) writeLocked(op proto.Opcode, payload []byte) error {
+	if c.opts.WriteTimeout > 0 {
+		c.nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+	}
 	var err error
 	if len(payload) <= smallMessage {
 		bp := wbufPool.Get().(*[]byte)
@@ -433,31 +454,13 @@ func (c *Conn) writeClose(code int, reason string) (sent bool, err error) {
 	if !ok {
 		return false, nil
 	}
+	// A close frame must not wait on a peer that stopped reading.
+	c.nc.SetWriteDeadline(time.Now().Add(c.opts.closeTimeout()))
 	if _, err = c.nc.Write(b); err != nil {
 		c.nc.Close()
 		return true, fmt.Errorf("wsd: write: %w", err)
 	}
 	return true, nil
-}
-
-// run is the goroutine transport: it reads, feeds the protocol core and
-// dispatches events until the connection ends. leftover counts the bytes
-// read past the handshake, at the start of c.rbuf.
-func (c *Conn) run(leftover int) {
-	c.opened()
-	buf := c.rbuf[:cap(c.rbuf)]
-	data := buf[:leftover]
-	for {
-		if c.feed(data) {
-			return
-		}
-		n, err := c.nc.Read(buf)
-		data = buf[:n]
-		if err != nil && n == 0 {
-			c.dropped()
-			return
-		}
-	}
 }
 
 // The transport-facing side of Conn: a transport calls opened once, then
@@ -480,7 +483,9 @@ func (c *Conn) feed(data []byte) bool {
 		if ev.Kind == proto.EventNone {
 			break
 		}
-		if c.dispatch(ev) {
+		over := c.dispatch(ev)
+		c.m.Recycle()
+		if over {
 			return true
 		}
 	}
@@ -493,6 +498,11 @@ func (c *Conn) dropped() {
 	if c.m.CloseSent() {
 		reason = "no answer to the close frame"
 	}
+	c.mu.Lock()
+	if c.dropReason != "" {
+		reason = c.dropReason
+	}
+	c.mu.Unlock()
 	c.finish(proto.CloseAbnormal, reason)
 }
 
@@ -505,7 +515,7 @@ func (c *Conn) dispatch(ev proto.Event) bool {
 			h.message(Message{Type: MessageType(ev.Op), Data: ev.Data})
 		}
 	case proto.EventPing:
-		c.write(proto.OpPong, ev.Data)
+		c.write(proto.OpPong, ev.Data, CompressNever)
 		if h.ping != nil {
 			h.ping(ev.Data)
 		}
@@ -557,18 +567,6 @@ func (c *Conn) pong(payload []byte) {
 	}
 }
 
-// awaitServerClose gives the server a moment to close the TCP connection
-// first (RFC 6455 section 7.1.1), reading and discarding until it does.
-func (c *Conn) awaitServerClose() {
-	c.nc.SetReadDeadline(time.Now().Add(min(c.opts.closeTimeout(), time.Second)))
-	var b [256]byte
-	for {
-		if _, err := c.nc.Read(b[:]); err != nil {
-			return
-		}
-	}
-}
-
 // finish closes the TCP connection and delivers the close event, once.
 func (c *Conn) finish(code int, reason string) {
 	c.mu.Lock()
@@ -580,23 +578,42 @@ func (c *Conn) finish(code int, reason string) {
 	if c.closeTimer != nil {
 		c.closeTimer.Stop()
 	}
+	if c.live != nil {
+		c.live.t.Stop()
+	}
 	c.pings = nil
 	c.mu.Unlock()
 	c.nc.Close()
 	c.state.Store(int32(Closed))
+	if g := c.opts.Group; g != nil {
+		g.remove(c)
+	}
+	if c.cz != nil {
+		// Give a kept flate writer back; with the connection closed, a
+		// send still waiting for the lock fails at once.
+		c.wmu.Lock()
+		c.cz.Release()
+		c.cz = nil
+		c.wmu.Unlock()
+	}
 	if f := c.h.Load().close; f != nil {
 		f(code, reason)
 	}
 	c.closeDone()
 }
 
-// begin marks the connection open and starts its goroutine.
-func (c *Conn) begin(nc net.Conn, leftover []byte) {
-	c.nc = nc
-	c.rbuf = make([]byte, max(readBufferSize, len(leftover)))
-	n := copy(c.rbuf, leftover)
-	c.state.Store(int32(Open))
-	go c.run(n)
+// join adds an open connection to its group; a group that is shutting
+// down closes it at once.
+func (c *Conn) join() {
+	g := c.opts.Group
+	if g == nil {
+		return
+	}
+	if !g.add(c) {
+		c.Close(CloseGoingAway, "server shutting down")
+	} else if c.ReadyState() == Closed {
+		g.remove(c) // it finished before it joined
+	}
 }
 
 var errStarted = errors.New("wsd: connection already started")

@@ -6,6 +6,11 @@
 // OnClose, and started with Start. Messages are sent with Send, SendText and
 // SendBinary; Close starts the closing handshake.
 //
+// The permessage-deflate extension (RFC 7692) is built in: a server accepts
+// clients' offers unless Options.Compression disables it, and a client
+// offers it when Options.Compression enables it. Conn.Extensions tells
+// what was agreed.
+//
 // Underneath, a protocol core without I/O parses and encodes frames; the
 // transport here drives it with one goroutine per connection, which reads
 // and dispatches events in order. Every method of Conn is safe for

@@ -32,3 +32,18 @@ func (e *HandshakeError) Error() string {
 // ErrClosed is returned by sends on a connection that is not open: not yet
 // started, closing or closed.
 var ErrClosed = errors.New("wsd: connection is not open")
+
+// Close codes of RFC 6455 section 7.4.1.
+const (
+	CloseNormal          = 1000 // the purpose of the connection is fulfilled
+	CloseGoingAway       = 1001 // server shutting down, page navigated away
+	CloseProtocolError   = 1002
+	CloseUnsupportedData = 1003 // a type of message the endpoint cannot take
+	CloseNoStatus        = 1005 // reported only: the close frame had no code
+	CloseAbnormal        = 1006 // reported only: no closing handshake
+	CloseInvalidPayload  = 1007 // e.g. invalid UTF-8 in a text message
+	ClosePolicyViolation = 1008
+	CloseTooBig          = 1009 // a message exceeded MaxLength
+	CloseMandatoryExt    = 1010
+	CloseInternalError   = 1011
+)

@@ -83,3 +83,33 @@ func ExampleOptions_acceptProtocols() {
 	<-client.Done()
 	// Output: protocol chat
 }
+
+// Compression: a server accepts permessage-deflate by default; a client
+// offers it when its options enable it.
+func ExampleCompressionOptions() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := wsd.NewServer(w, r, nil)
+		if err != nil {
+			return
+		}
+		ws.OnMessage(func(m wsd.Message) { ws.Send(m.Data, wsd.SendOptions{Type: m.Type}) })
+		ws.Start(r.Context())
+	}))
+	defer srv.Close()
+
+	opts := &wsd.Options{Compression: wsd.CompressionOptions{Mode: wsd.CompressionEnabled}}
+	client, _ := wsd.NewClient("ws"+strings.TrimPrefix(srv.URL, "http"), opts)
+	client.OnMessage(func(m wsd.Message) {
+		fmt.Println(len(m.Data), "bytes back")
+		client.Close(1000, "")
+	})
+	if err := client.Start(context.Background()); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(client.Extensions())
+	client.SendText(strings.Repeat("compressible ", 1000))
+	<-client.Done()
+	// Output:
+	// permessage-deflate; server_no_context_takeover; client_no_context_takeover
+	// 13000 bytes back
+}

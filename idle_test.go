@@ -3,7 +3,6 @@ package wsd
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -26,7 +25,7 @@ func TestPackHeader(t *testing.T) {
 // same answers.
 func TestServerHeadersAndDone(t *testing.T) {
 	got := make(chan *Conn, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := ServeForTest(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws, err := NewServer(w, r, &Options{AcceptProtocols: []string{"chat"}, AdditionalHeaders: http.Header{"X-A": {"b"}}})
 		if err != nil {
 			return

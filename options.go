@@ -16,13 +16,20 @@ const DefaultMaxLength = 0x3ffffff
 // Options.CloseTimeout is zero.
 const DefaultCloseTimeout = 5 * time.Second
 
+// DefaultHandshakeTimeout bounds the opening handshake when
+// Options.HandshakeTimeout is zero.
+const DefaultHandshakeTimeout = 10 * time.Second
+
 // Options configure a connection. The zero value is ready to use; a nil
 // *Options means the zero value.
 type Options struct {
 	// MaxLength is the largest message accepted, counted across all its
 	// fragments. A bigger message fails the connection with close code
 	// 1009 as soon as its frames announce too many bytes; the excess is
-	// never buffered. Zero means DefaultMaxLength.
+	// never buffered. For a compressed message it is the inflated size
+	// that counts, checked while inflating: inflation stops, and the
+	// connection fails with 1009, as soon as it would produce more. Zero
+	// means DefaultMaxLength.
 	MaxLength int
 
 	// AcceptProtocols lists subprotocols. A server picks the first
@@ -39,12 +46,56 @@ type Options struct {
 	// 1006. Zero means DefaultCloseTimeout.
 	CloseTimeout time.Duration
 
+	// OriginPatterns lists the origins, besides the request's own host,
+	// whose pages may open connections to a server: host or host:port
+	// patterns in path.Match syntax, such as "*.example.com" or
+	// "localhost:*". "*" allows any origin. Browsers send Origin with
+	// every handshake; a request from another origin is refused with 403,
+	// which stops other sites' pages from using the user's cookies here
+	// (cross-site WebSocket hijacking). Requests without Origin, from
+	// programs rather than browsers, are always allowed.
+	OriginPatterns []string
+
+	// HandshakeTimeout bounds the opening handshake: a client's dial,
+	// TLS and HTTP exchange, a server's 101 response. A context deadline
+	// given to Start also applies. Zero means DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+
+	// PingInterval, if positive, turns on keepalive: when nothing has
+	// arrived for this long, a ping is sent, and if nothing arrives
+	// within PongTimeout after it the connection is dropped and the
+	// close event reports 1006.
+	PingInterval time.Duration
+
+	// PongTimeout is how long keepalive waits after its ping. Zero means
+	// PingInterval.
+	PongTimeout time.Duration
+
+	// IdleTimeout, if positive, closes the connection with 1001 when
+	// nothing has arrived from the peer for this long.
+	IdleTimeout time.Duration
+
+	// WriteTimeout, if positive, bounds each write to the socket; a send
+	// that cannot finish in time fails, and the connection is dropped.
+	// Zero means writes wait as long as the peer needs: sends apply
+	// back-pressure to the caller rather than buffering without bound.
+	WriteTimeout time.Duration
+
+	// Group, if set, tracks the connection so that a server can close
+	// all its connections at shutdown.
+	Group *Group
+
 	// TLSConfig is used by clients for wss:// URLs. Nil means a default
 	// configuration; ServerName is taken from the URL when empty.
 	TLSConfig *tls.Config
 
 	// DialContext, if set, opens the client's TCP connection.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// Compression configures permessage-deflate (RFC 7692). By default a
+	// server accepts clients' offers and a client makes none; see
+	// CompressionOptions.
+	Compression CompressionOptions
 }
 
 func (o *Options) maxLength() int64 {
@@ -59,4 +110,18 @@ func (o *Options) closeTimeout() time.Duration {
 		return DefaultCloseTimeout
 	}
 	return o.CloseTimeout
+}
+
+func (o *Options) handshakeTimeout() time.Duration {
+	if o.HandshakeTimeout <= 0 {
+		return DefaultHandshakeTimeout
+	}
+	return o.HandshakeTimeout
+}
+
+func (o *Options) pongTimeout() time.Duration {
+	if o.PongTimeout <= 0 {
+		return o.PingInterval
+	}
+	return o.PongTimeout
 }

@@ -20,7 +20,14 @@ import (
 // right HTTP status (400, 405 or 426) and a short plain-text reason, and
 // returns a *HandshakeError.
 func NewServer(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
 	key, herr := handshake.CheckRequest(r)
+	if herr == nil {
+		herr = handshake.CheckOrigin(r, o.OriginPatterns)
+	}
 	if herr != nil {
 		switch herr.Status {
 		case http.StatusUpgradeRequired:
@@ -31,7 +38,11 @@ func NewServer(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, er
 		http.Error(w, herr.Reason, herr.Status)
 		return nil, &HandshakeError{Status: herr.Status, Reason: herr.Reason}
 	}
-	c := newConn(proto.Server, opts)
+	if err := o.Compression.check(); err != nil {
+		http.Error(w, "websocket: server misconfigured", http.StatusInternalServerError)
+		return nil, err
+	}
+	c := newConn(proto.Server, &o)
 	c.w = w
 	c.reqPacked = packHeader(r.Header)
 	c.key = key
@@ -39,6 +50,17 @@ func NewServer(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, er
 		c.key = c.reqPacked[i : i+len(key)] // shares the packed string
 	}
 	c.protocol = handshake.SelectProtocol(handshake.Tokens(r.Header, "Sec-WebSocket-Protocol"), c.opts.AcceptProtocols)
+	if c.opts.Compression.Mode != CompressionDisabled {
+		// A malformed header only means no extension: the handshake
+		// itself goes on.
+		if offers, err := handshake.ParseExtensions(r.Header); err == nil {
+			resp, p, ok := handshake.AcceptDeflate(offers, c.opts.Compression.deflateConfig(proto.Server))
+			if ok {
+				c.extensions = resp.String()
+				c.useDeflate(p)
+			}
+		}
+	}
 	return c, nil
 }
 
@@ -68,12 +90,27 @@ func (c *Conn) accept(ctx context.Context) error {
 	w := c.w
 	c.w = nil
 	if a, ok := w.(transport.Attacher); ok {
+		if err := ctx.Err(); err != nil {
+			// Answer nothing, as after a hijack: take the connection
+			// and close it.
+			if nc, aerr := a.Attach(abandoned{}, nil); aerr == nil {
+				nc.Close()
+			}
+			return err
+		}
+		// The transport may call Opened as soon as Attach returns, from
+		// another goroutine: c.mu makes it wait until c is set up.
+		c.mu.Lock()
 		nc, err := a.Attach(driver{c}, c.response())
+		if err == nil {
+			c.nc = nc
+			c.state.Store(int32(Open))
+		}
+		c.mu.Unlock()
 		if err != nil {
 			return err
 		}
-		c.nc = nc
-		c.state.Store(int32(Open))
+		c.join()
 		return nil
 	}
 	nc, brw, err := http.NewResponseController(w).Hijack()
@@ -87,13 +124,15 @@ func (c *Conn) accept(ctx context.Context) error {
 		leftover, _ = brw.Reader.Peek(n)
 	}
 	resp := c.response()
-	if d, ok := ctx.Deadline(); ok {
-		nc.SetWriteDeadline(d)
-	}
+	ctx, cancel := context.WithTimeout(ctx, c.opts.handshakeTimeout())
+	defer cancel()
+	// Only the context's end cuts the write short: a deadline copied from
+	// it could expire before ctx.Err() is set, and the failure would not
+	// be reported as the context's.
 	stop := context.AfterFunc(ctx, func() { nc.SetWriteDeadline(time.Now()) })
 	_, err = nc.Write(resp)
 	stop()
-	if err == nil {
+	if ctx.Err() != nil {
 		err = ctx.Err()
 	}
 	if err != nil {
@@ -107,7 +146,7 @@ func (c *Conn) accept(ctx context.Context) error {
 
 // response returns the 101 response.
 func (c *Conn) response() []byte {
-	return handshake.AppendResponse(make([]byte, 0, 256), handshake.AcceptKey(c.key), c.protocol, "", c.opts.AdditionalHeaders)
+	return handshake.AppendResponse(make([]byte, 0, 256), handshake.AcceptKey(c.key), c.protocol, c.extensions, c.opts.AdditionalHeaders)
 }
 
 // serverResponseHeader returns the headers of the 101 response.
@@ -119,6 +158,9 @@ func (c *Conn) serverResponseHeader() http.Header {
 	}
 	if c.protocol != "" {
 		h.Set("Sec-WebSocket-Protocol", c.protocol)
+	}
+	if c.extensions != "" {
+		h.Set("Sec-WebSocket-Extensions", c.extensions)
 	}
 	for k, v := range c.opts.AdditionalHeaders {
 		if h.Get(k) == "" {
@@ -165,9 +207,26 @@ func unpackHeader(s string) http.Header {
 	return h
 }
 
+// abandoned is attached in place of a connection whose Start gave up.
+type abandoned struct{}
+
+func (abandoned) Opened()          {}
+func (abandoned) Feed([]byte) bool { return true }
+func (abandoned) Dropped()         {}
+
 // driver lets a transport of internal/transport drive a Conn.
 type driver struct{ c *Conn }
 
-func (d driver) Opened()               { d.c.opened() }
-func (d driver) Feed(data []byte) bool { return d.c.feed(data) }
-func (d driver) Dropped()              { d.c.dropped() }
+func (d driver) Opened() {
+	d.c.startLiveness()
+	d.c.opened()
+}
+
+func (d driver) Feed(data []byte) bool {
+	if d.c.live != nil {
+		d.c.live.active()
+	}
+	return d.c.feed(data)
+}
+
+func (d driver) Dropped() { d.c.dropped() }

@@ -296,7 +296,7 @@ func (c *conn) Write(b []byte) (int, error) {
 		}
 		if timedOut && c.queued() > c.l.e.maxQueued {
 			c.failWrites()
-			return 0, c.opError("write", fmt.Errorf("peer not reading for %v: %w", limit, os.ErrDeadlineExceeded))
+			return 0, c.opError("write", stalledError{limit})
 		}
 	}
 	return len(b), nil
@@ -507,6 +507,17 @@ func (c *conn) linger() {
 func (c *conn) opError(op string, err error) error {
 	return &net.OpError{Op: op, Net: c.network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 }
+
+// stalledError reports a write given up on a peer that stopped reading. It
+// is a timeout, as net.Error sees it, and an os.ErrDeadlineExceeded.
+type stalledError struct{ limit time.Duration }
+
+func (e stalledError) Error() string {
+	return fmt.Sprintf("peer not reading for %v: %v", e.limit, os.ErrDeadlineExceeded)
+}
+func (stalledError) Timeout() bool        { return true }
+func (stalledError) Temporary() bool      { return true }
+func (stalledError) Is(target error) bool { return target == os.ErrDeadlineExceeded }
 
 func (c *conn) network() string {
 	if c.l.e.unix {

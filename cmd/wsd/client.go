@@ -37,6 +37,7 @@ func clientCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	echo := fs.Bool("echo", false, "send every received message back, with its type")
 	protocol := fs.String("protocol", "", "subprotocol to offer (comma-separated for several)")
 	timeout := fs.Duration("timeout", 10*time.Second, "time limit for connecting")
+	deflate := fs.Bool("deflate", false, "offer permessage-deflate, and compress every message sent when the server agrees")
 	header := headerFlag{}
 	fs.Var(header, "H", "extra handshake header 'Name: value' (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -47,6 +48,9 @@ func clientCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	opts := &wsd.Options{AdditionalHeaders: http.Header(header)}
+	if *deflate {
+		opts.Compression = wsd.CompressionOptions{Mode: wsd.CompressionEnabled, Threshold: -1}
+	}
 	if *protocol != "" {
 		opts.AcceptProtocols = strings.Split(*protocol, ",")
 	}
@@ -86,8 +90,15 @@ func clientCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	if p := c.Protocol(); p != "" {
-		printf(stderr, "connected, protocol %q\n", p)
+	if p, e := c.Protocol(), c.Extensions(); p != "" || e != "" {
+		msg := "connected"
+		if p != "" {
+			msg += fmt.Sprintf(", protocol %q", p)
+		}
+		if e != "" {
+			msg += fmt.Sprintf(", extensions %q", e)
+		}
+		printf(stderr, "%s\n", msg)
 	} else if !*echo {
 		printf(stderr, "connected\n")
 	}

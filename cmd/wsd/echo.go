@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"expvar"
 	"flag"
 	"fmt"
 	"io"
@@ -10,8 +11,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -24,6 +25,10 @@ func echoCmd(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:9001", "address to listen on")
 	protocols := fs.String("protocols", "", "comma-separated subprotocols to accept")
+	hsTimeout := fs.Duration("handshake-timeout", 10*time.Second, "time limit for a client to send its handshake request")
+	debug := fs.Bool("debug", false, "serve runtime figures (goroutines, memory) as JSON at /debug/vars to plain HTTP requests")
+	origins := fs.String("origin", "", "comma-separated host[:port] patterns of other origins whose pages may connect (* for any)")
+	deflate := fs.Bool("deflate", true, "accept permessage-deflate offers and compress every echo (-deflate=false declines them)")
 	engine := fs.String("engine", "goroutine", "transport: goroutine (net/http, a goroutine per connection) or epoll (event loops)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -32,19 +37,25 @@ func echoCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "wsd echo: unknown engine %q: want goroutine or epoll\n", *engine)
 		return 2
 	}
-	opts := &wsd.Options{}
-	if *protocols != "" {
-		opts.AcceptProtocols = strings.Split(*protocols, ",")
+	opts := echoOptions(*protocols, *deflate)
+	opts.Group = &wsd.Group{}
+	opts.HandshakeTimeout = *hsTimeout
+	if *origins != "" {
+		opts.OriginPatterns = strings.Split(*origins, ",")
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "wsd echo: %v\n", err)
 		return 1
 	}
-	s := &echoServer{opts: opts, conns: map[*wsd.Conn]struct{}{}}
-	var srv echoTransport = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	handler := echoHandler(opts)
+	if *debug {
+		handler = withDebug(handler)
+	}
+	// Slow or oversized handshakes are cut off before they hold much.
+	var srv echoTransport = &http.Server{Handler: handler, ReadHeaderTimeout: *hsTimeout, MaxHeaderBytes: 16 << 10}
 	if *engine == "epoll" {
-		srv = &eventloop.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+		srv = &eventloop.Server{Handler: handler, ReadHeaderTimeout: *hsTimeout, MaxHeaderBytes: 16 << 10}
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
@@ -61,7 +72,7 @@ func echoCmd(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	srv.Shutdown(ctx)
-	s.closeAll(ctx)
+	opts.Group.Shutdown(ctx)
 	srv.Close()
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		fmt.Fprintf(stderr, "wsd echo: %v\n", err)
@@ -78,52 +89,42 @@ type echoTransport interface {
 	Close() error
 }
 
-// echoServer sends every message back with its type, and remembers its
-// connections so that it can close them on shutdown.
-type echoServer struct {
-	opts  *wsd.Options
-	mu    sync.Mutex
-	conns map[*wsd.Conn]struct{}
+func echoOptions(protocols string, deflate bool) *wsd.Options {
+	opts := &wsd.Options{}
+	if deflate {
+		// Compress every message, however small, so that a client sees
+		// its messages come back compressed.
+		opts.Compression = wsd.CompressionOptions{Mode: wsd.CompressionEnabled, Threshold: -1}
+	} else {
+		opts.Compression.Mode = wsd.CompressionDisabled
+	}
+	if protocols != "" {
+		opts.AcceptProtocols = strings.Split(protocols, ",")
+	}
+	return opts
 }
 
-func (s *echoServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ws, err := wsd.NewServer(w, r, s.opts)
-	if err != nil {
-		return
-	}
-	ws.OnMessage(func(m wsd.Message) { ws.Send(m.Data, wsd.SendOptions{Type: m.Type}) })
-	ws.OnClose(func(int, string) {
-		s.mu.Lock()
-		delete(s.conns, ws)
-		s.mu.Unlock()
-	})
-	s.mu.Lock()
-	s.conns[ws] = struct{}{}
-	s.mu.Unlock()
-	if err := ws.Start(r.Context()); err != nil {
-		s.mu.Lock()
-		delete(s.conns, ws)
-		s.mu.Unlock()
-	}
-}
-
-// closeAll closes every connection with 1001 and waits for them, until ctx
-// is done.
-func (s *echoServer) closeAll(ctx context.Context) {
-	s.mu.Lock()
-	conns := make([]*wsd.Conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-	for _, c := range conns {
-		c.Close(1001, "server shutting down")
-	}
-	for _, c := range conns {
-		select {
-		case <-c.Done():
-		case <-ctx.Done():
+// echoHandler sends every message back with its type.
+func echoHandler(opts *wsd.Options) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := wsd.NewServer(w, r, opts)
+		if err != nil {
 			return
 		}
-	}
+		ws.OnMessage(func(m wsd.Message) { ws.Send(m.Data, wsd.SendOptions{Type: m.Type}) })
+		ws.Start(r.Context())
+	})
+}
+
+// withDebug answers GET /debug/vars with the runtime figures that load
+// and soak tests watch, and passes everything else to h.
+func withDebug(h http.Handler) http.Handler {
+	expvar.Publish("goroutines", expvar.Func(func() any { return runtime.NumGoroutine() }))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/debug/vars" && r.Header.Get("Upgrade") == "" {
+			expvar.Handler().ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

@@ -2,8 +2,8 @@
 // wsd library, to try it in one command and check it against other
 // implementations.
 //
-//	wsd echo [-addr 127.0.0.1:9001] [-protocols chat,superchat] [-engine goroutine|epoll]
-//	wsd client [-echo] [-protocol NAME] [-H 'Header: value'] URL
+//	wsd echo [-addr 127.0.0.1:9001] [-protocols chat,superchat] [-origin PATTERNS] [-deflate=false] [-engine goroutine|epoll]
+//	wsd client [-echo] [-deflate] [-protocol NAME] [-H 'Header: value'] URL
 package main
 
 import (
@@ -13,12 +13,16 @@ import (
 )
 
 const usage = `usage:
-  wsd echo [-addr 127.0.0.1:9001] [-protocols chat,...] [-engine goroutine|epoll]
+  wsd echo [-addr 127.0.0.1:9001] [-protocols chat,...] [-origin PATTERNS] [-deflate=false]
+           [-engine goroutine|epoll]
       a WebSocket echo server on any path; stops on SIGINT or SIGTERM;
-      -engine epoll serves from event loops instead of net/http
-  wsd client [-echo] [-protocol NAME] [-H 'Header: value'] URL
+      accepts permessage-deflate and compresses its echoes unless
+      -deflate=false; -engine epoll serves from event loops instead of
+      net/http
+  wsd client [-echo] [-deflate] [-protocol NAME] [-H 'Header: value'] URL
       an interactive client: stdin lines are sent as text, messages are
-      printed; with -echo it sends every message back instead
+      printed; with -echo it sends every message back instead; -deflate
+      offers permessage-deflate
 `
 
 func main() {

@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -211,5 +214,42 @@ func runTimeout(t *testing.T, cmd *exec.Cmd) error {
 		<-done
 		t.Fatal("command did not finish")
 		return nil
+	}
+}
+
+func TestEchoServerCutsSlowHandshakes(t *testing.T) {
+	bin := buildWsd(t)
+	cmd := exec.Command(bin, "echo", "-addr", "127.0.0.1:0", "-handshake-timeout", "300ms")
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	line, _ := bufio.NewReader(stdout).ReadString('\n')
+	addr := strings.TrimPrefix(strings.TrimSpace(line), "listening on ws://")
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	// Half a request line, then nothing, as a slowloris client does.
+	nc.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n"))
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	io.Copy(io.Discard, nc)
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("slow handshake held for %v", d)
+	}
+	// Oversized headers are refused.
+	nc2, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc2.Close()
+	fmt.Fprintf(nc2, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: %s\r\n\r\n", strings.Repeat("a", 64<<10))
+	nc2.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(nc2), nil)
+	if err != nil || resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("oversized handshake: %v %v, want 431", resp, err)
 	}
 }

@@ -65,6 +65,7 @@ func BenchmarkParseSplit(b *testing.B) {
 						if ev.Kind == EventMessage {
 							i++
 						}
+						m.Recycle()
 					}
 				}
 			}
@@ -154,3 +155,5 @@ func BenchmarkUTF8(b *testing.B) {
 		})
 	}
 }
+
+var utf8Valid = utf8.Valid

@@ -3,6 +3,7 @@ package proto
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -64,6 +65,27 @@ type Config struct {
 	MaxLength int64 // largest message accepted; DefaultMaxLength when 0
 }
 
+// Decompressor inflates messages whose first frame has RSV1 set, for an
+// extension such as permessage-deflate (RFC 7692). It is the only way
+// RSV1 is granted: without one, any reserved bit fails the connection.
+type Decompressor interface {
+	// Decompress appends to dst the inflation of src, the payload of a
+	// whole message, producing at most limit bytes. If the message would
+	// be bigger, it stops and returns an error wrapping ErrTooBig; any
+	// other error means the data was bad.
+	Decompress(dst, src []byte, limit int64) ([]byte, error)
+}
+
+// ErrTooBig is wrapped by the errors of a Decompressor whose output would
+// exceed the limit.
+var ErrTooBig = errors.New("message too big")
+
+// maxCompressedLength is the largest payload a compressed message may have
+// on the wire when its inflated size is limited to n: n plus the overhead
+// of DEFLATE on incompressible data, stored blocks and sync flushes, with
+// room to spare.
+func maxCompressedLength(n int64) int64 { return n + n/64 + 1024 }
+
 // Machine is the connection state machine of RFC 6455, without I/O.
 //
 // It has a read half (Feed) and a write half (the Append methods). The two
@@ -82,7 +104,10 @@ type Machine struct {
 	maskPos   int
 	msgOp     Opcode // opcode of the message in progress, 0 if none
 	msgLen    int64
-	msg       []byte
+	msg       *[]byte // the message being assembled, from getBuf; nil between messages
+	zipped    bool    // the message in progress is compressed
+	zmsg      *[]byte // its compressed payload, when not inflated in place
+	inflater  Decompressor
 	ctl       [MaxControlPayload]byte
 	ctlN      int
 	text      UTF8
@@ -92,10 +117,6 @@ type Machine struct {
 	closeSent atomic.Bool
 	closeRecv atomic.Bool
 }
-
-// maxRetained is the largest message buffer kept between messages, so an
-// idle connection does not pin the memory of its largest message.
-const maxRetained = 64 << 10
 
 // NewMachine returns a Machine for the given configuration.
 func NewMachine(c Config) *Machine {
@@ -112,6 +133,11 @@ func (m *Machine) Init(c Config) {
 		m.maxLength = DefaultMaxLength
 	}
 }
+
+// SetDecompressor enables compressed messages, inflated by d. It must be
+// called before the first Feed, once the handshake has agreed on an
+// extension that uses RSV1.
+func (m *Machine) SetDecompressor(d Decompressor) { m.inflater = d }
 
 // CloseSent reports whether a close frame has been produced.
 func (m *Machine) CloseSent() bool { return m.closeSent.Load() }
@@ -166,7 +192,11 @@ func (m *Machine) Feed(p []byte) (n int, ev Event) {
 			if !m.h.Op.IsControl() {
 				if m.h.Op != OpContinuation {
 					m.msgOp = m.h.Op
+					m.zipped = m.h.Rsv&RSV1 != 0
 					m.text.Reset()
+					if m.msg != nil { // the caller did not Recycle
+						*m.msg = (*m.msg)[:0]
+					}
 				}
 				m.msgLen += m.h.Length
 				// Fast path: a whole unfragmented message already in p
@@ -177,6 +207,9 @@ func (m *Machine) Feed(p []byte) (n int, ev Event) {
 					m.inPayload = false
 					if m.h.Masked {
 						Mask(m.h.Key, 0, data)
+					}
+					if m.zipped {
+						return n, m.inflate(data)
 					}
 					if m.msgOp == OpText && !(m.text.Write(data) && m.text.Complete()) {
 						return n, m.fail(errorf(CloseInvalidPayload, "invalid UTF-8 in text message"))
@@ -200,11 +233,13 @@ func (m *Machine) Feed(p []byte) (n int, ev Event) {
 		}
 		if m.h.Op.IsControl() {
 			m.ctlN += copy(m.ctl[m.ctlN:], chunk)
+		} else if m.zipped {
+			m.zmsg = appendBuf(m.zmsg, chunk, m.hint())
 		} else {
 			if m.msgOp == OpText && !m.text.Write(chunk) {
 				return n, m.fail(errorf(CloseInvalidPayload, "invalid UTF-8 in text message"))
 			}
-			m.msg = append(m.msg, chunk...)
+			m.appendMsg(chunk)
 		}
 		if m.remaining == 0 {
 			m.inPayload = false
@@ -216,11 +251,19 @@ func (m *Machine) Feed(p []byte) (n int, ev Event) {
 	return n, Event{}
 }
 
-// checkHeader applies the rules of RFC 6455 section 5 to m.h.
+// checkHeader applies the rules of RFC 6455 section 5 to m.h, and those
+// of RFC 7692 section 6 to RSV1: this is the one place that grants it.
 func (m *Machine) checkHeader() *Error {
 	h := &m.h
-	if h.Rsv != 0 {
-		return errorf(CloseProtocolError, "reserved bits set (0x%02x) without a negotiated extension", h.Rsv)
+	if rsv := h.Rsv; rsv != 0 {
+		switch {
+		case rsv != RSV1 || m.inflater == nil:
+			return errorf(CloseProtocolError, "reserved bits set (0x%02x) without a negotiated extension", rsv)
+		case h.Op.IsControl():
+			return errorf(CloseProtocolError, "RSV1 set on a control frame")
+		case h.Op == OpContinuation:
+			return errorf(CloseProtocolError, "RSV1 set on a continuation frame")
+		}
 	}
 	if !h.Op.valid() {
 		return errorf(CloseProtocolError, "reserved opcode 0x%x", byte(h.Op))
@@ -246,8 +289,16 @@ func (m *Machine) checkHeader() *Error {
 	if h.Op != OpContinuation && m.msgOp != 0 {
 		return errorf(CloseProtocolError, "new data frame while a fragmented message is in progress")
 	}
-	if m.msgLen+h.Length > m.maxLength {
-		return errorf(CloseTooBig, "message of at least %d bytes exceeds the limit of %d", m.msgLen+h.Length, m.maxLength)
+	limit := m.maxLength
+	if h.Rsv&RSV1 != 0 || h.Op == OpContinuation && m.zipped {
+		// The inflated size is checked while inflating; this bounds the
+		// compressed bytes kept until then.
+		limit = maxCompressedLength(limit)
+	}
+	// Compared by subtraction: msgLen never exceeds the limit, while
+	// msgLen+h.Length can overflow for a 63-bit length.
+	if h.Length > limit-m.msgLen {
+		return errorf(CloseTooBig, "message of at least %d bytes exceeds the limit of %d", m.msgLen+h.Length, limit)
 	}
 	return nil
 }
@@ -265,17 +316,49 @@ func (m *Machine) endFrame() Event {
 	if !m.h.Fin {
 		return Event{}
 	}
+	if m.zipped {
+		var src []byte
+		if m.zmsg != nil {
+			src = *m.zmsg
+		}
+		ev := m.inflate(src)
+		if m.zmsg != nil {
+			putBuf(m.zmsg)
+			m.zmsg = nil
+		}
+		return ev
+	}
 	if m.msgOp == OpText && !m.text.Complete() {
 		return m.fail(errorf(CloseInvalidPayload, "text message ends inside a UTF-8 sequence"))
 	}
-	ev := Event{Kind: EventMessage, Op: m.msgOp, Data: m.msg}
-	m.msgOp, m.msgLen = 0, 0
-	if cap(m.msg) > maxRetained {
-		m.msg = nil
-	} else {
-		m.msg = m.msg[:0]
+	var data []byte
+	if m.msg != nil {
+		data = *m.msg
 	}
-	return ev
+	op := m.msgOp
+	m.msgOp, m.msgLen = 0, 0
+	return Event{Kind: EventMessage, Op: op, Data: data}
+}
+
+// inflate ends a compressed message whose whole payload is src.
+func (m *Machine) inflate(src []byte) Event {
+	if m.msg == nil {
+		m.msg = getBuf(min(int(m.maxLength), 4*len(src)+512))
+	}
+	out, err := m.inflater.Decompress((*m.msg)[:0], src, m.maxLength)
+	*m.msg = out // putBuf keeps it only if it is still of a pool size
+	if err != nil {
+		if errors.Is(err, ErrTooBig) {
+			return m.fail(errorf(CloseTooBig, "compressed message inflates to more than the limit of %d bytes", m.maxLength))
+		}
+		return m.fail(errorf(CloseInvalidPayload, "%v", err))
+	}
+	op := m.msgOp
+	if op == OpText && !ValidUTF8(out) {
+		return m.fail(errorf(CloseInvalidPayload, "invalid UTF-8 in text message"))
+	}
+	m.msgOp, m.msgLen, m.zipped = 0, 0, false
+	return Event{Kind: EventMessage, Op: op, Data: out}
 }
 
 func (m *Machine) closeFrame(p []byte) Event {
@@ -299,9 +382,83 @@ func (m *Machine) closeFrame(p []byte) Event {
 	return Event{Kind: EventClose, Code: code, Data: reason}
 }
 
+// appendMsg adds payload to the message being assembled. Buffers grow
+// from the pools as bytes arrive, never ahead of them: a frame announcing a
+// large payload costs nothing until the payload comes.
+func (m *Machine) appendMsg(p []byte) { m.msg = appendBuf(m.msg, p, m.hint()) }
+
+// appendBuf appends p to a pooled buffer, taking a buffer with room for
+// hint more bytes when there is none, and a bigger one when it is full.
+func appendBuf(buf *[]byte, p []byte, hint int) *[]byte {
+	if buf == nil {
+		buf = getBuf(len(p) + hint)
+	}
+	if b := *buf; len(p) > 0 && len(p) <= cap(b)-len(b) && &b[:len(b)+1][len(b)] == &p[0] {
+		*buf = b[:len(b)+len(p)] // read in place, through ReadSpace
+		return buf
+	}
+	if b := *buf; len(b)+len(p) > cap(b) {
+		nb := getBuf(max(2*cap(b), len(b)+len(p)))
+		*nb = append(*nb, b...)
+		putBuf(buf)
+		buf = nb
+	}
+	*buf = append(*buf, p...)
+	return buf
+}
+
+// ReadSpace returns room at the end of the message being assembled where
+// a transport may read the next payload bytes of the current data frame,
+// so that a large payload goes from the socket to its place without a
+// copy; or nil unless at least min such bytes are still to come. The
+// transport passes the bytes it read there to Feed as usual.
+func (m *Machine) ReadSpace(min int) []byte {
+	if !m.inPayload || m.dead || m.h.Op.IsControl() || m.remaining < int64(min) {
+		return nil
+	}
+	want := int(m.remaining)
+	if want > 1<<20 {
+		want = 1 << 20
+	}
+	buf := &m.msg
+	if m.zipped {
+		buf = &m.zmsg
+	}
+	if *buf == nil {
+		*buf = getBuf(want)
+	}
+	if b := **buf; cap(b)-len(b) < want {
+		nb := getBuf(max(2*cap(b), len(b)+want))
+		*nb = append(*nb, b...)
+		putBuf(*buf)
+		*buf = nb
+	}
+	b := **buf
+	return b[len(b) : len(b)+want]
+}
+
+// hint is how far beyond the bytes at hand a new message buffer reaches:
+// the rest of the frame, up to a bound.
+func (m *Machine) hint() int { return int(min(m.remaining, 32<<10)) }
+
+// Recycle tells the machine that the caller is done with the data of the
+// last event, so that a message buffer goes back to the shared pool rather
+// than stay with an idle connection.
+func (m *Machine) Recycle() {
+	if m.msg != nil && m.msgOp == 0 {
+		putBuf(m.msg)
+		m.msg = nil
+	}
+}
+
 func (m *Machine) fail(e *Error) Event {
 	m.dead = true
-	m.msg = nil
+	m.msgOp = 0
+	m.Recycle()
+	if m.zmsg != nil {
+		putBuf(m.zmsg)
+		m.zmsg = nil
+	}
 	return Event{Kind: EventError, Err: e}
 }
 
@@ -332,6 +489,27 @@ func (m *Machine) FrameHeader(op Opcode, n int) Header {
 		h.Key = NewMaskKey()
 	}
 	return h
+}
+
+// FrameInPlace makes one frame of the payload buf[room:], where room is
+// at least MaxHeaderSize: it writes the header into the room just before
+// the payload and masks a client's payload in place. It returns the frame,
+// a suffix of buf. Writers that produce the payload into a buffer, such as
+// a compressor, use it to send without a copy.
+func (m *Machine) FrameInPlace(buf []byte, room int, op Opcode, fin bool, rsv byte) []byte {
+	h := Header{Fin: fin, Rsv: rsv, Op: op, Length: int64(len(buf) - room)}
+	if m.role == Client {
+		h.Masked = true
+		h.Key = NewMaskKey()
+	}
+	var hb [MaxHeaderSize]byte
+	hdr := AppendHeader(hb[:0], h)
+	start := room - len(hdr)
+	copy(buf[start:], hdr)
+	if h.Masked {
+		Mask(h.Key, 0, buf[room:])
+	}
+	return buf[start:]
 }
 
 // AppendClose appends a close frame with code and reason, unless one was

@@ -13,12 +13,17 @@ func Mask(key [4]byte, pos int, b []byte) int {
 		}
 		k32 := uint64(binary.LittleEndian.Uint32(rk[:]))
 		k := k32 | k32<<32
-		for len(b) >= 32 {
-			binary.LittleEndian.PutUint64(b, binary.LittleEndian.Uint64(b)^k)
-			binary.LittleEndian.PutUint64(b[8:], binary.LittleEndian.Uint64(b[8:])^k)
-			binary.LittleEndian.PutUint64(b[16:], binary.LittleEndian.Uint64(b[16:])^k)
-			binary.LittleEndian.PutUint64(b[24:], binary.LittleEndian.Uint64(b[24:])^k)
-			b = b[32:]
+		for len(b) >= 64 {
+			q := b[:64:64]
+			binary.LittleEndian.PutUint64(q, binary.LittleEndian.Uint64(q)^k)
+			binary.LittleEndian.PutUint64(q[8:], binary.LittleEndian.Uint64(q[8:])^k)
+			binary.LittleEndian.PutUint64(q[16:], binary.LittleEndian.Uint64(q[16:])^k)
+			binary.LittleEndian.PutUint64(q[24:], binary.LittleEndian.Uint64(q[24:])^k)
+			binary.LittleEndian.PutUint64(q[32:], binary.LittleEndian.Uint64(q[32:])^k)
+			binary.LittleEndian.PutUint64(q[40:], binary.LittleEndian.Uint64(q[40:])^k)
+			binary.LittleEndian.PutUint64(q[48:], binary.LittleEndian.Uint64(q[48:])^k)
+			binary.LittleEndian.PutUint64(q[56:], binary.LittleEndian.Uint64(q[56:])^k)
+			b = b[64:]
 		}
 		for len(b) >= 8 {
 			binary.LittleEndian.PutUint64(b, binary.LittleEndian.Uint64(b)^k)

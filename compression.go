@@ -1,0 +1,246 @@
+package wsd
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/wsd-go/wsd/internal/deflate"
+	"github.com/wsd-go/wsd/internal/handshake"
+	"github.com/wsd-go/wsd/internal/proto"
+)
+
+// CompressionMode says whether a connection may use permessage-deflate.
+type CompressionMode uint8
+
+// Compression modes.
+const (
+	// CompressionDefault: a server accepts a client's offer; a client
+	// does not offer.
+	CompressionDefault CompressionMode = iota
+	// CompressionEnabled: a server accepts a client's offer; a client
+	// offers.
+	CompressionEnabled
+	// CompressionDisabled: a server declines every offer; a client does
+	// not offer.
+	CompressionDisabled
+)
+
+// DefaultCompressionLevel is the compression level when
+// CompressionOptions.Level is zero: 1, the fastest.
+const DefaultCompressionLevel = deflate.DefaultLevel
+
+// DefaultCompressionThreshold is the size under which messages are sent
+// uncompressed when CompressionOptions.Threshold is zero.
+const DefaultCompressionThreshold = 256
+
+// CompressionOptions configure the permessage-deflate extension
+// (RFC 7692). The zero value lets a server accept clients' offers, with
+// settings that keep the memory of each connection small; a client offers
+// the extension only with Mode set to CompressionEnabled.
+//
+// The settings are from this end's point of view, whether it is a server
+// or a client: "our" compressor compresses what we send, the peer's what
+// we receive.
+type CompressionOptions struct {
+	// Mode says whether the extension may be used.
+	Mode CompressionMode
+
+	// Level is the compression level of what we send: 1 (fastest) to 9
+	// (smallest), or -2 for Huffman coding only. Zero means
+	// DefaultCompressionLevel.
+	Level int
+
+	// Threshold is the size under which a message is sent uncompressed,
+	// unless SendOptions.Compress says otherwise. Zero means
+	// DefaultCompressionThreshold; a negative value compresses every
+	// message.
+	Threshold int
+
+	// ContextTakeover lets our compressor keep its context from one
+	// message to the next, which compresses small similar messages far
+	// better but keeps a flate writer (about 1 MiB) for the life of the
+	// connection. Off by default: we then announce
+	// server_no_context_takeover (server) or client_no_context_takeover
+	// (client), and compress each message with a writer borrowed from a
+	// pool shared by all connections.
+	ContextTakeover bool
+
+	// PeerNoContextTakeover asks the peer to compress each message on its
+	// own (client_no_context_takeover from a server,
+	// server_no_context_takeover from a client), so that we need not keep
+	// its window, up to 32 KiB, between messages.
+	PeerNoContextTakeover bool
+
+	// WindowBits limits the window of our compressor to 2^WindowBits
+	// bytes, 8 to 15; zero means 15. A server announces it as
+	// server_max_window_bits, a client as the value of
+	// client_max_window_bits. Below 15 the compressor restarts every
+	// 2^WindowBits bytes, at level 1, as compress/flate cannot shrink its
+	// window.
+	WindowBits int
+
+	// PeerWindowBits asks the peer to limit its window to
+	// 2^PeerWindowBits bytes, 8 to 15, so that the window we keep for its
+	// context is smaller; zero means 15. A server sends it as
+	// client_max_window_bits if the client allows it; a client offers it
+	// as server_max_window_bits.
+	PeerWindowBits int
+}
+
+// CompressChoice overrides, for one message, whether it is compressed.
+type CompressChoice uint8
+
+// Compression choices for SendOptions.Compress.
+const (
+	// CompressDefault compresses the message if the extension is in use
+	// and the message is at least CompressionOptions.Threshold bytes.
+	CompressDefault CompressChoice = iota
+	// CompressNever sends the message uncompressed.
+	CompressNever
+	// CompressAlways compresses the message whenever the extension is in
+	// use, whatever its size.
+	CompressAlways
+)
+
+func (o *CompressionOptions) check() error {
+	if o.Level != 0 && !deflate.ValidLevel(o.Level) {
+		return fmt.Errorf("wsd: compression level %d is not 1 to 9 or -2", o.Level)
+	}
+	for _, b := range []int{o.WindowBits, o.PeerWindowBits} {
+		if b != 0 && (b < handshake.MinWindowBits || b > handshake.MaxWindowBits) {
+			return fmt.Errorf("wsd: window bits %d are not 8 to 15", b)
+		}
+	}
+	return nil
+}
+
+// deflateConfig turns the options into RFC 7692 parameters for role.
+func (o *CompressionOptions) deflateConfig(role proto.Role) handshake.DeflateConfig {
+	if role == proto.Server {
+		return handshake.DeflateConfig{
+			ServerNoContextTakeover: !o.ContextTakeover,
+			ClientNoContextTakeover: o.PeerNoContextTakeover,
+			ServerMaxWindowBits:     o.WindowBits,
+			ClientMaxWindowBits:     o.PeerWindowBits,
+		}
+	}
+	return handshake.DeflateConfig{
+		ServerNoContextTakeover: o.PeerNoContextTakeover,
+		ClientNoContextTakeover: !o.ContextTakeover,
+		ServerMaxWindowBits:     o.PeerWindowBits,
+		ClientMaxWindowBits:     o.WindowBits,
+	}
+}
+
+func (o *CompressionOptions) threshold() int {
+	switch {
+	case o.Threshold == 0:
+		return DefaultCompressionThreshold
+	case o.Threshold < 0:
+		return 0
+	}
+	return o.Threshold
+}
+
+// useDeflate sets the connection up for the negotiated parameters p.
+func (c *Conn) useDeflate(p handshake.DeflateParams) {
+	ourTakeover, ourBits := !p.ServerNoContextTakeover, p.ServerMaxWindowBits
+	peerTakeover, peerBits := !p.ClientNoContextTakeover, p.ClientMaxWindowBits
+	if c.m.Role() == proto.Client {
+		ourTakeover, ourBits, peerTakeover, peerBits = peerTakeover, peerBits, ourTakeover, ourBits
+	}
+	c.cz = deflate.NewCompressor(c.opts.Compression.Level, ourBits, ourTakeover)
+	c.m.SetDecompressor(deflate.NewDecompressor(peerBits, peerTakeover))
+}
+
+// Extensions returns the extensions agreed in the handshake, as the
+// server's Sec-WebSocket-Extensions header gave them, or "".
+func (c *Conn) Extensions() string { return c.extensions }
+
+func (c *Conn) compress(choice CompressChoice, n int) bool {
+	switch choice {
+	case CompressNever:
+		return false
+	case CompressAlways:
+		return true
+	}
+	return n >= c.opts.Compression.threshold()
+}
+
+// fragmentSize is the size from which compressed output is sent as a
+// frame before the message is done: a large message goes out in
+// fragments, with bounded memory.
+const fragmentSize = 32 << 10
+
+// maxPooledBuffer bounds the write buffers put back in their pool.
+const maxPooledBuffer = 256 << 10
+
+// frameWriter receives the compressed output of one message and sends it
+// as frames: RSV1 on the first only, FIN on the last. It holds back the
+// last four bytes, the flush tail, which must not be sent.
+type frameWriter struct {
+	c   *Conn
+	op  proto.Opcode
+	rsv byte
+	buf []byte // MaxHeaderSize bytes of room, then the payload
+	err error
+}
+
+func (f *frameWriter) Write(p []byte) (int, error) {
+	if f.err != nil {
+		return 0, f.err
+	}
+	f.buf = append(f.buf, p...)
+	if len(f.buf) >= proto.MaxHeaderSize+fragmentSize+len(deflate.Tail) {
+		f.emit(false, len(f.buf)-len(deflate.Tail))
+	}
+	return len(p), f.err
+}
+
+// emit sends buf[MaxHeaderSize:end] as a frame and keeps what follows.
+func (f *frameWriter) emit(fin bool, end int) {
+	frame := f.c.m.FrameInPlace(f.buf[:end], proto.MaxHeaderSize, f.op, fin, f.rsv)
+	if _, err := f.c.nc.Write(frame); err != nil {
+		f.err = err
+		return
+	}
+	n := copy(f.buf[proto.MaxHeaderSize:], f.buf[end:])
+	f.buf = f.buf[:proto.MaxHeaderSize+n]
+	f.op, f.rsv = proto.OpContinuation, 0
+}
+
+var errNoTail = errors.New("compressed output does not end with a sync flush")
+
+// finish sends the last frame, without the tail.
+func (f *frameWriter) finish() error {
+	if f.err != nil {
+		return f.err
+	}
+	if !bytes.HasSuffix(f.buf[proto.MaxHeaderSize:], deflate.Tail[:]) {
+		return errNoTail
+	}
+	f.emit(true, len(f.buf)-len(deflate.Tail))
+	return f.err
+}
+
+// writeCompressed sends payload as a compressed message. c.wmu is held.
+func (c *Conn) writeCompressed(op proto.Opcode, payload []byte) error {
+	bp := wbufPool.Get().(*[]byte)
+	f := &c.fw
+	*f = frameWriter{c: c, op: op, rsv: proto.RSV1, buf: (*bp)[:proto.MaxHeaderSize]}
+	err := c.cz.Compress(f, payload)
+	if err == nil {
+		err = f.finish()
+	}
+	if cap(f.buf) <= maxPooledBuffer {
+		*bp = f.buf[:0]
+		wbufPool.Put(bp)
+	}
+	*f = frameWriter{}
+	if err != nil {
+		c.nc.Close()
+		return fmt.Errorf("wsd: write: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs the interop suite and the chat demo's end-to-end test.
+#
+#   bash interop/run.sh [-o MATRIX.md] [-s SCREENSHOT.png] [-k REGEX]
+#
+# -o writes the matrix of results (docs/interop.md), -s keeps the chat
+# demo's screenshot (docs/chat.png), -k runs only the checks whose name
+# matches. Needs what interop/setup.sh installs. Prints one line per check
+# and "N passed, M failed"; exits non-zero if any check failed.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+
+args=()
+while getopts o:s:k: opt; do
+  case $opt in
+    o) args+=(--out "$OPTARG") ;;
+    s) args+=(--screenshot "$OPTARG") ;;
+    k) args+=(--only "$OPTARG") ;;
+    *) sed -n '2,10s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+  esac
+done
+
+if [ ! -d "$here/node_modules/ws" ] || [ ! -d "$here/node_modules/playwright-core" ]; then
+  echo "interop: the Node packages are missing; run: bash interop/setup.sh" >&2
+  exit 1
+fi
+
+bin=$(mktemp -d)
+trap 'rm -rf "$bin"' EXIT
+echo "building wsd, wsdpeer and chat"
+(cd "$root" && go build -o "$bin/" ./cmd/wsd ./interop/wsdpeer ./examples/chat)
+
+node "$here/run.js" --bin "$bin" ${args[@]+"${args[@]}"}
