@@ -144,8 +144,7 @@ func (c *Conn) clientHandshake(ctx context.Context, nc net.Conn, u *url.URL) ([]
 		var p handshake.DeflateParams
 		var ok bool
 		if p, ok, err = handshake.CheckDeflateResponse(exts, offer); ok && err == nil {
-			c.extensions = strings.Join(resp.Header.Values("Sec-WebSocket-Extensions"), ", ")
-			c.useDeflate(p)
+			c.useDeflate(p, strings.Join(resp.Header.Values("Sec-WebSocket-Extensions"), ", "))
 		}
 	}
 	if err != nil {

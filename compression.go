@@ -143,20 +143,34 @@ func (o *CompressionOptions) threshold() int {
 	return o.Threshold
 }
 
-// useDeflate sets the connection up for the negotiated parameters p.
-func (c *Conn) useDeflate(p handshake.DeflateParams) {
+// compression is the permessage-deflate state of a connection, kept apart
+// so that connections without it do not carry its room.
+type compression struct {
+	extensions string              // as the server's header gave them
+	cz         *deflate.Compressor // nil once the connection is closed
+	fw         frameWriter         // for compressed sends; guarded by wmu
+}
+
+// useDeflate sets the connection up for the negotiated parameters p,
+// which the server's header gave as extensions.
+func (c *Conn) useDeflate(p handshake.DeflateParams, extensions string) {
 	ourTakeover, ourBits := !p.ServerNoContextTakeover, p.ServerMaxWindowBits
 	peerTakeover, peerBits := !p.ClientNoContextTakeover, p.ClientMaxWindowBits
 	if c.m.Role() == proto.Client {
 		ourTakeover, ourBits, peerTakeover, peerBits = peerTakeover, peerBits, ourTakeover, ourBits
 	}
-	c.cz = deflate.NewCompressor(c.opts.Compression.Level, ourBits, ourTakeover)
+	c.z = &compression{extensions: extensions, cz: deflate.NewCompressor(c.opts.Compression.Level, ourBits, ourTakeover)}
 	c.m.SetDecompressor(deflate.NewDecompressor(peerBits, peerTakeover))
 }
 
 // Extensions returns the extensions agreed in the handshake, as the
 // server's Sec-WebSocket-Extensions header gave them, or "".
-func (c *Conn) Extensions() string { return c.extensions }
+func (c *Conn) Extensions() string {
+	if c.z == nil {
+		return ""
+	}
+	return c.z.extensions
+}
 
 func (c *Conn) compress(choice CompressChoice, n int) bool {
 	switch choice {
@@ -227,9 +241,9 @@ func (f *frameWriter) finish() error {
 // writeCompressed sends payload as a compressed message. c.wmu is held.
 func (c *Conn) writeCompressed(op proto.Opcode, payload []byte) error {
 	bp := wbufPool.Get().(*[]byte)
-	f := &c.fw
+	f := &c.z.fw
 	*f = frameWriter{c: c, op: op, rsv: proto.RSV1, buf: (*bp)[:proto.MaxHeaderSize]}
-	err := c.cz.Compress(f, payload)
+	err := c.z.cz.Compress(f, payload)
 	if err == nil {
 		err = f.finish()
 	}

@@ -11,7 +11,6 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
-	"github.com/wsd-go/wsd/internal/deflate"
 	"github.com/wsd-go/wsd/internal/proto"
 )
 
@@ -120,7 +119,7 @@ type pendingPing struct {
 // the connection's own goroutine.
 type Conn struct {
 	m     proto.Machine
-	opts  Options
+	opts  *Options // shared, not copied: it must not change once in use
 	state atomic.Int32
 	h     atomic.Pointer[handlers]
 	hmu   sync.Mutex // serializes handler updates
@@ -135,17 +134,14 @@ type Conn struct {
 	pings      []pendingPing
 	closeTimer *time.Timer
 	finished   bool
-	doneClosed bool   // done is, or is to be made, closed
-	dropReason string // why wsd cut the connection, if it did
+	doneClosed bool // done is, or is to be made, closed
 
 	live *timedLiveness // set by driver.Opened, if liveness is on
 
 	protocol   string
-	extensions string
-	cz         *deflate.Compressor // nil unless permessage-deflate is in use
-	fw         frameWriter         // for compressed sends; guarded by wmu
-	reqPacked  string              // the request headers, packed
-	respHeader http.Header         // on a client; a server builds it when asked
+	z          *compression // nil unless permessage-deflate is in use
+	reqPacked  string       // the request headers, packed
+	respHeader http.Header  // on a client; a server builds it when asked
 
 	// server side, before Start
 	w   http.ResponseWriter
@@ -155,10 +151,13 @@ type Conn struct {
 	url string
 }
 
+// zeroOptions stands for a nil *Options.
+var zeroOptions Options
+
 func newConn(role proto.Role, opts *Options) *Conn {
-	c := &Conn{}
-	if opts != nil {
-		c.opts = *opts
+	c := &Conn{opts: opts}
+	if opts == nil {
+		c.opts = &zeroOptions
 	}
 	c.m.Init(proto.Config{Role: role, MaxLength: c.opts.maxLength()})
 	c.h.Store(&handlers{})
@@ -386,7 +385,7 @@ func (c *Conn) write(op proto.Opcode, payload []byte, choice CompressChoice) err
 	if c.m.CloseSent() {
 		return ErrClosed
 	}
-	if c.cz != nil && !op.IsControl() && c.compress(choice, len(payload)) {
+	if c.z != nil && c.z.cz != nil && !op.IsControl() && c.compress(choice, len(payload)) {
 		return c.writeCompressed(op, payload)
 	}
 	return c.writeLocked(op, payload)
@@ -498,11 +497,9 @@ func (c *Conn) dropped() {
 	if c.m.CloseSent() {
 		reason = "no answer to the close frame"
 	}
-	c.mu.Lock()
-	if c.dropReason != "" {
-		reason = c.dropReason
+	if c.live != nil && c.live.cut.Load() {
+		reason = keepaliveReason(c.opts)
 	}
-	c.mu.Unlock()
 	c.finish(proto.CloseAbnormal, reason)
 }
 
@@ -588,12 +585,12 @@ func (c *Conn) finish(code int, reason string) {
 	if g := c.opts.Group; g != nil {
 		g.remove(c)
 	}
-	if c.cz != nil {
+	if c.z != nil {
 		// Give a kept flate writer back; with the connection closed, a
 		// send still waiting for the lock fails at once.
 		c.wmu.Lock()
-		c.cz.Release()
-		c.cz = nil
+		c.z.cz.Release()
+		c.z.cz = nil
 		c.wmu.Unlock()
 	}
 	if f := c.h.Load().close; f != nil {

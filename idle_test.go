@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func TestPackHeader(t *testing.T) {
@@ -75,5 +76,13 @@ func TestServerHeadersAndDone(t *testing.T) {
 	case <-fresh.Done():
 	default:
 		t.Error("Done of a connection closed before Start is open")
+	}
+}
+
+// A Conn fits the 512-byte size class: a byte more and the allocator
+// rounds every idle connection up to 576 bytes, with a header.
+func TestConnSize(t *testing.T) {
+	if n := unsafe.Sizeof(Conn{}); n > 512 {
+		t.Errorf("Conn is %d bytes, over 512", n)
 	}
 }

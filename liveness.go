@@ -2,6 +2,7 @@ package wsd
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wsd-go/wsd/internal/proto"
@@ -36,7 +37,7 @@ func (l *liveness) deadline(o *Options) time.Time {
 
 // check acts on a read timeout; it reports false when the peer is dead.
 func (l *liveness) check(c *Conn) bool {
-	o := &c.opts
+	o := c.opts
 	quiet := time.Since(l.last)
 	if o.IdleTimeout > 0 && quiet >= o.IdleTimeout {
 		c.Close(CloseGoingAway, "idle timeout")
@@ -61,10 +62,15 @@ func (l *liveness) check(c *Conn) bool {
 // timedLiveness runs liveness on a timer for a connection that a transport
 // drives, as such a connection has no read loop to carry a deadline.
 type timedLiveness struct {
-	c  *Conn
-	t  *time.Timer
-	mu sync.Mutex // guards l
-	l  liveness
+	c   *Conn
+	t   *time.Timer
+	mu  sync.Mutex // guards l
+	l   liveness
+	cut atomic.Bool // the peer did not answer a ping, and the socket was cut
+}
+
+func keepaliveReason(o *Options) string {
+	return "keepalive: no answer to ping within " + o.pongTimeout().String()
 }
 
 // startLiveness starts the timer if the options ask for liveness checks.
@@ -74,7 +80,7 @@ func (c *Conn) startLiveness() {
 	}
 	tl := &timedLiveness{c: c, l: liveness{last: time.Now()}}
 	tl.mu.Lock()
-	tl.t = time.AfterFunc(time.Until(tl.l.deadline(&c.opts)), tl.expired)
+	tl.t = time.AfterFunc(time.Until(tl.l.deadline(c.opts)), tl.expired)
 	tl.mu.Unlock()
 	c.live = tl
 }
@@ -85,7 +91,7 @@ func (tl *timedLiveness) active() {
 	tl.l.last = time.Now()
 	if tl.l.pinged {
 		tl.l.pinged = false
-		tl.t.Reset(time.Until(tl.l.deadline(&tl.c.opts)))
+		tl.t.Reset(time.Until(tl.l.deadline(tl.c.opts)))
 	}
 	tl.mu.Unlock()
 }
@@ -97,20 +103,18 @@ func (tl *timedLiveness) expired() {
 	if c.m.CloseSent() {
 		return // the close timeout takes over
 	}
-	if d := tl.l.deadline(&c.opts); time.Now().Before(d) {
+	if d := tl.l.deadline(c.opts); time.Now().Before(d) {
 		tl.t.Reset(time.Until(d)) // bytes came since the timer was set
 		return
 	}
 	if !tl.l.check(c) {
 		// Cutting the socket makes the transport report the drop, in
 		// order with the connection's other events.
-		c.mu.Lock()
-		c.dropReason = "keepalive: no answer to ping within " + c.opts.pongTimeout().String()
-		c.mu.Unlock()
+		tl.cut.Store(true)
 		c.nc.Close()
 		return
 	}
 	if !c.m.CloseSent() {
-		tl.t.Reset(time.Until(tl.l.deadline(&c.opts)))
+		tl.t.Reset(time.Until(tl.l.deadline(c.opts)))
 	}
 }

@@ -33,7 +33,7 @@ func (c *Conn) run(leftover []byte) {
 	var live liveness
 	if c.opts.PingInterval > 0 || c.opts.IdleTimeout > 0 {
 		live.last = time.Now()
-		c.nc.SetReadDeadline(live.deadline(&c.opts))
+		c.nc.SetReadDeadline(live.deadline(c.opts))
 	}
 	for {
 		over := c.feed(data)
@@ -50,7 +50,7 @@ func (c *Conn) run(leftover []byte) {
 				// The peer answered: the next ping is due an interval
 				// from now, not at the pong deadline.
 				live.pinged = false
-				c.nc.SetReadDeadline(live.deadline(&c.opts))
+				c.nc.SetReadDeadline(live.deadline(c.opts))
 			}
 		}
 		if err != nil && n == 0 {
@@ -60,11 +60,11 @@ func (c *Conn) run(leftover []byte) {
 						live.last = time.Time{} // the close timeout takes over
 						c.nc.SetReadDeadline(time.Time{})
 					} else {
-						c.nc.SetReadDeadline(live.deadline(&c.opts))
+						c.nc.SetReadDeadline(live.deadline(c.opts))
 					}
 					continue
 				}
-				c.finish(CloseAbnormal, "keepalive: no answer to ping within "+c.opts.pongTimeout().String())
+				c.finish(CloseAbnormal, keepaliveReason(c.opts))
 				return
 			}
 			c.dropped()

@@ -21,7 +21,10 @@ const DefaultCloseTimeout = 5 * time.Second
 const DefaultHandshakeTimeout = 10 * time.Second
 
 // Options configure a connection. The zero value is ready to use; a nil
-// *Options means the zero value.
+// *Options means the zero value. Connections keep a pointer to their
+// Options rather than a copy (one Options usually serves every connection
+// of a server), so Options must not be changed once passed to NewServer or
+// NewClient.
 type Options struct {
 	// MaxLength is the largest message accepted, counted across all its
 	// fragments. A bigger message fails the connection with close code

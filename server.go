@@ -20,9 +20,9 @@ import (
 // right HTTP status (400, 405 or 426) and a short plain-text reason, and
 // returns a *HandshakeError.
 func NewServer(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, error) {
-	var o Options
-	if opts != nil {
-		o = *opts
+	o := opts
+	if o == nil {
+		o = &zeroOptions
 	}
 	key, herr := handshake.CheckRequest(r)
 	if herr == nil {
@@ -42,7 +42,7 @@ func NewServer(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, er
 		http.Error(w, "websocket: server misconfigured", http.StatusInternalServerError)
 		return nil, err
 	}
-	c := newConn(proto.Server, &o)
+	c := newConn(proto.Server, o)
 	c.w = w
 	c.reqPacked = packHeader(r.Header)
 	c.key = key
@@ -56,8 +56,7 @@ func NewServer(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, er
 		if offers, err := handshake.ParseExtensions(r.Header); err == nil {
 			resp, p, ok := handshake.AcceptDeflate(offers, c.opts.Compression.deflateConfig(proto.Server))
 			if ok {
-				c.extensions = resp.String()
-				c.useDeflate(p)
+				c.useDeflate(p, resp.String())
 			}
 		}
 	}
@@ -146,7 +145,7 @@ func (c *Conn) accept(ctx context.Context) error {
 
 // response returns the 101 response.
 func (c *Conn) response() []byte {
-	return handshake.AppendResponse(make([]byte, 0, 256), handshake.AcceptKey(c.key), c.protocol, c.extensions, c.opts.AdditionalHeaders)
+	return handshake.AppendResponse(make([]byte, 0, 256), handshake.AcceptKey(c.key), c.protocol, c.Extensions(), c.opts.AdditionalHeaders)
 }
 
 // serverResponseHeader returns the headers of the 101 response.
@@ -159,8 +158,8 @@ func (c *Conn) serverResponseHeader() http.Header {
 	if c.protocol != "" {
 		h.Set("Sec-WebSocket-Protocol", c.protocol)
 	}
-	if c.extensions != "" {
-		h.Set("Sec-WebSocket-Extensions", c.extensions)
+	if e := c.Extensions(); e != "" {
+		h.Set("Sec-WebSocket-Extensions", e)
 	}
 	for k, v := range c.opts.AdditionalHeaders {
 		if h.Get(k) == "" {
