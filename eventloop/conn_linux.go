@@ -5,6 +5,7 @@ package eventloop
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"net"
 	"net/http"
 	"net/netip"
@@ -13,6 +14,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/wsd-go/wsd/internal/transport"
 )
@@ -568,17 +570,24 @@ func addrPort(sa syscall.Sockaddr) netip.AddrPort {
 	return netip.AddrPort{}
 }
 
-// Buffers for pending and queued bytes come from two pools, so that a
-// connection holds one only while bytes wait in it.
+// Buffers for pending and queued bytes come from pools by power-of-two
+// size, so that a connection holds one only while bytes wait in it, and a
+// large message read in several pieces does not leave garbage behind.
 const (
-	smallBuf = 4 << 10
-	largeBuf = 64 << 10
+	minBufShift = 12 // 4 KiB
+	maxBufShift = 21 // 2 MiB; larger buffers are left to the collector
 )
 
-var (
-	smallPool = sync.Pool{New: func() any { return new([smallBuf]byte) }}
-	largePool = sync.Pool{New: func() any { return new([largeBuf]byte) }}
-)
+// The pools hold the buffers' first bytes: a pointer fits an interface
+// without an allocation, and the class gives the length back.
+var bufPools [maxBufShift - minBufShift + 1]sync.Pool
+
+func bufClass(n int) int {
+	if n <= 1<<minBufShift {
+		return 0
+	}
+	return bits.Len(uint(n-1)) - minBufShift
+}
 
 // appendBuf appends data to b, taking b from the pools when it is nil or
 // too small.
@@ -588,12 +597,14 @@ func appendBuf(b, data []byte) []byte {
 		return append(b, data...)
 	}
 	var nb []byte
-	switch {
-	case n <= smallBuf:
-		nb = smallPool.Get().(*[smallBuf]byte)[:0]
-	case n <= largeBuf:
-		nb = largePool.Get().(*[largeBuf]byte)[:0]
-	default:
+	if c := bufClass(n); c < len(bufPools) {
+		size := 1 << (c + minBufShift)
+		if p, ok := bufPools[c].Get().(*byte); ok {
+			nb = unsafe.Slice(p, size)[:0]
+		} else {
+			nb = make([]byte, 0, size)
+		}
+	} else {
 		nb = make([]byte, 0, n+n/2)
 	}
 	nb = append(append(nb, b...), data...)
@@ -601,11 +612,11 @@ func appendBuf(b, data []byte) []byte {
 	return nb
 }
 
+// putBuf gives a buffer of appendBuf back to its pool.
 func putBuf(b []byte) {
-	switch cap(b) {
-	case smallBuf:
-		smallPool.Put((*[smallBuf]byte)(b[:smallBuf]))
-	case largeBuf:
-		largePool.Put((*[largeBuf]byte)(b[:largeBuf]))
+	n := cap(b)
+	if n < 1<<minBufShift || n > 1<<maxBufShift || n&(n-1) != 0 {
+		return
 	}
+	bufPools[bufClass(n)].Put(unsafe.SliceData(b[:1]))
 }
