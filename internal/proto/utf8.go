@@ -1,7 +1,6 @@
 package proto
 
 import (
-	"encoding/binary"
 	"unicode/utf8"
 )
 
@@ -47,8 +46,6 @@ func init() {
 	}
 }
 
-const hiBits = 0x8080808080808080
-
 // Write validates the next bytes of the text. It reports false as soon as
 // the bytes seen so far cannot be a prefix of valid UTF-8.
 func (v *UTF8) Write(p []byte) bool {
@@ -62,18 +59,6 @@ func (v *UTF8) Write(p []byte) bool {
 		v.need--
 		v.lo, v.hi = 0x80, 0xbf
 		p = p[1:]
-	}
-	// Text is mostly ASCII: skip it 64 bytes at a time.
-	for len(p) >= 64 {
-		q := p[:64:64]
-		w := binary.LittleEndian.Uint64(q) | binary.LittleEndian.Uint64(q[8:]) |
-			binary.LittleEndian.Uint64(q[16:]) | binary.LittleEndian.Uint64(q[24:]) |
-			binary.LittleEndian.Uint64(q[32:]) | binary.LittleEndian.Uint64(q[40:]) |
-			binary.LittleEndian.Uint64(q[48:]) | binary.LittleEndian.Uint64(q[56:])
-		if w&hiBits != 0 {
-			break
-		}
-		p = p[64:]
 	}
 	// The whole characters go to the standard validator; a character cut
 	// by the end of p is checked byte by byte and its state kept.
