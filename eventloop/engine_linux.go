@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -660,23 +661,25 @@ func (t *fdTable) each(f func(*conn)) {
 }
 
 // pool runs connections' work on at most max goroutines, started as
-// needed. A connection is in the queue at most once at a time, so its
-// events run one batch at a time, in order.
+// needed and ended after idleWorker without work. A connection is in the
+// queue at most once at a time, so its events run one batch at a time, in
+// order.
 type pool struct {
 	mu      sync.Mutex
-	cond    sync.Cond
 	q       []*conn
 	head    int
 	running int
-	idle    int // waiting workers not yet signalled
+	idle    []chan struct{} // waiting workers, the last to wait on top
 	max     int
 	stopped bool
 }
 
-func (p *pool) init(max int) {
-	p.max = max
-	p.cond.L = &p.mu
-}
+// idleWorker is how long a worker waits for work before it ends. Work
+// goes to the worker that waited last, so that under light load the others
+// reach this and end.
+const idleWorker = 2 * time.Second
+
+func (p *pool) init(max int) { p.max = max }
 
 func (p *pool) submit(c *conn) {
 	p.mu.Lock()
@@ -686,11 +689,10 @@ func (p *pool) submit(c *conn) {
 		p.q, p.head = p.q[:n], 0
 	}
 	p.q = append(p.q, c)
-	switch {
-	case p.idle > 0:
-		p.idle--
-		p.cond.Signal()
-	case p.running < p.max:
+	if n := len(p.idle); n > 0 {
+		p.idle[n-1] <- struct{}{}
+		p.idle = p.idle[:n-1]
+	} else if p.running < p.max {
 		p.running++
 		go p.work()
 	}
@@ -698,6 +700,9 @@ func (p *pool) submit(c *conn) {
 }
 
 func (p *pool) work() {
+	wake := make(chan struct{}, 1)
+	t := time.NewTimer(idleWorker)
+	defer t.Stop()
 	p.mu.Lock()
 	for {
 		if p.head < len(p.q) {
@@ -717,15 +722,32 @@ func (p *pool) work() {
 			p.mu.Unlock()
 			return
 		}
-		p.idle++
-		p.cond.Wait()
+		p.idle = append(p.idle, wake)
+		p.mu.Unlock()
+		t.Reset(idleWorker)
+		select {
+		case <-wake:
+			p.mu.Lock()
+		case <-t.C:
+			p.mu.Lock()
+			if i := slices.Index(p.idle, wake); i >= 0 {
+				// Not woken: this worker ends.
+				p.idle = slices.Delete(p.idle, i, i+1)
+				p.running--
+				p.mu.Unlock()
+				return
+			}
+			<-wake // woken as it timed out
+		}
 	}
 }
 
 func (p *pool) stop() {
 	p.mu.Lock()
 	p.stopped = true
-	p.idle = 0
-	p.cond.Broadcast()
+	for _, wake := range p.idle {
+		wake <- struct{}{}
+	}
+	p.idle = nil
 	p.mu.Unlock()
 }

@@ -593,3 +593,41 @@ func churnOnce(addr string, kind int) {
 		br.Peek(3)
 	}
 }
+
+// Workers started for a burst end once idle, even while light traffic
+// goes on: work goes to the worker that waited last.
+func TestIdleWorkersEnd(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(100 * time.Millisecond)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {})
+	_, url := startEventloop(t, mux, func(s *eventloop.Server) { s.Workers = 8 })
+	base := runtime.NumGoroutine()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if resp, err := http.Get(httpURL(url) + "/slow"); err == nil {
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	http.DefaultClient.CloseIdleConnections()
+	if n := runtime.NumGoroutine(); n < base+4 {
+		t.Fatalf("%d goroutines after the burst, from %d: the burst did not start workers", n, base)
+	}
+	deadline := time.Now().Add(8 * time.Second)
+	for runtime.NumGoroutine() > base+1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines, from %d before the burst: idle workers did not end", runtime.NumGoroutine(), base)
+		}
+		if resp, err := http.Get(httpURL(url) + "/"); err == nil {
+			resp.Body.Close()
+		}
+		http.DefaultClient.CloseIdleConnections()
+		time.Sleep(100 * time.Millisecond)
+	}
+}

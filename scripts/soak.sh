@@ -2,6 +2,7 @@
 # Soak test: many connections against `wsd echo` on loopback for a set time.
 #   scripts/soak.sh [DURATION] [CONNECTIONS] [extra soak flags...]
 # e.g. scripts/soak.sh 10m 10000. Stops by itself; prints the report.
+# ENGINE=epoll runs the server on the event-loop engine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 d=${1:-1m}
@@ -11,7 +12,7 @@ ulimit -n "$(ulimit -Hn)"
 tmp=$(mktemp -d)
 go build -o "$tmp/wsd" ./cmd/wsd
 go build -o "$tmp/soak" ./internal/cmd/soak
-"$tmp/wsd" echo -debug -addr 127.0.0.1:0 >"$tmp/echo.out" 2>&1 &
+"$tmp/wsd" echo -debug -engine "${ENGINE:-goroutine}" -addr 127.0.0.1:0 >"$tmp/echo.out" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
 for _ in $(seq 100); do grep -q listening "$tmp/echo.out" && break; sleep 0.1; done
