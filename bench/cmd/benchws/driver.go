@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -32,6 +33,7 @@ type config struct {
 	out       string
 	svg       string
 	quick     bool
+	pin       bool // servers on CPU 0, the load generator on CPU 1
 }
 
 // ownServer is the name of the library the benchmark is written for. Its
@@ -57,10 +59,15 @@ func runMain(args []string) error {
 	hsWorkers := fs.Int("hs-workers", 4, "concurrent workers in the handshake scenario")
 	out := fs.String("out", "../docs/benchmarks.md", "markdown report to write (the default is the repository's docs/ seen from bench/)")
 	svg := fs.String("svg", "", "SVG chart to write (default benchmarks.svg next to the report)")
+	pin := fs.Bool("pin", false, "run the servers on CPU 0 and the load generator on CPU 1 (with taskset), so that they do not compete for cores")
 	quick := fs.Bool("quick", false, "smoke test: short durations, 1 round, 16 connections, 200 idle connections; the report goes to a temporary directory unless -out is given")
 	_ = fs.Parse(args)
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+
+	if *pin && os.Getenv(pinnedEnv) == "" {
+		return runPinned()
 	}
 
 	set := map[string]bool{}
@@ -87,7 +94,7 @@ func runMain(args []string) error {
 	cfg := &config{
 		rounds: *rounds, warmup: *warmup, duration: *duration, settle: *settle,
 		conns: *conns, inflight: *inflight, idle: *idle, hsWorkers: *hsWorkers,
-		out: *out, svg: *svg, quick: *quick,
+		out: *out, svg: *svg, quick: *quick, pin: *pin,
 	}
 	if cfg.svg == "" {
 		cfg.svg = filepath.Join(filepath.Dir(cfg.out), "benchmarks.svg")
@@ -216,7 +223,7 @@ func measure(cfg *config) (results, error) {
 }
 
 func measureOne(cfg *config, sc scenario, name string) ([]sample, error) {
-	srv, err := startServer(name)
+	srv, err := startServer(name, cfg.pin)
 	if err != nil {
 		return nil, err
 	}
@@ -246,4 +253,24 @@ func median(vs []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// pinnedEnv marks the load generator process that runPinned started.
+const pinnedEnv = "BENCHWS_PINNED"
+
+// runPinned runs this command again on CPU 1 only; the servers it starts
+// go to CPU 0 (see startServer). Each Go process then sizes GOMAXPROCS to
+// its one core.
+func runPinned() error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("taskset", append([]string{"-c", "1", exe}, os.Args[1:]...)...)
+	cmd.Env = append(os.Environ(), pinnedEnv+"=1")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("pinned run: %w", err)
+	}
+	return nil
 }

@@ -298,6 +298,7 @@ func methodLines(cfg *config) []string {
 			"The server code is in `bench/servers/`, one file per library, written the way each library's documentation recommends.",
 		"Every measurement starts a fresh server process, separate from the load generator, on 127.0.0.1, and kills it afterwards by its PID. " +
 			"Server memory is its resident set size (VmRSS in /proc/PID/status).",
+		pinLine(cfg),
 		"The load generator is a minimal client on raw TCP connections: masked single-frame messages, one write per message (or per batch when pipelining), buffered reads. " +
 			"Payloads follow a pattern derived from the connection and message number, and every echoed byte is checked; a mismatch aborts the run.",
 		fmt.Sprintf("Each timed measurement has a %v warm-up, then counts what completes within %v. There are %d round(s); "+
@@ -336,13 +337,19 @@ func machineInfo() [][2]string {
 			}
 		}
 	}
+	cpus := runtime.NumCPU() // of this process, fewer when pinned
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		if n := strings.Count(string(b), "\nprocessor\t"); n+1 > cpus {
+			cpus = n + 1
+		}
+	}
 	kernel := ""
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		kernel = ", kernel " + strings.TrimSpace(string(b))
 	}
 	return [][2]string{
 		{"CPU", cpu},
-		{"Logical CPUs", fmt.Sprint(runtime.NumCPU())},
+		{"Logical CPUs", fmt.Sprint(cpus)},
 		{"Memory", mem},
 		{"Go", runtime.Version()},
 		{"OS", runtime.GOOS + "/" + runtime.GOARCH + kernel},
@@ -368,4 +375,11 @@ func moduleVersions() [][2]string {
 		mods = append(mods, [2]string{m.Path, version})
 	}
 	return mods
+}
+
+func pinLine(cfg *config) string {
+	if cfg.pin {
+		return "Pinned: every server process runs on CPU 0 only and the load generator on CPU 1 only (taskset), so each has one core to itself and GOMAXPROCS=1."
+	}
+	return "Not pinned: servers and the load generator share all cores."
 }
