@@ -216,7 +216,7 @@ func measure(cfg *config) (results, error) {
 }
 
 func measureOne(cfg *config, sc scenario, name string) ([]sample, error) {
-	srv, err := startServer(name)
+	srv, err := startServer(name, false)
 	if err != nil {
 		return nil, err
 	}

@@ -24,15 +24,20 @@ type serverProc struct {
 	exit  chan struct{}  // closed when the child has exited
 }
 
-// startServer runs "benchws serve -impl name" in a new process and waits
-// until it reports the address it listens on.
-func startServer(name string) (*serverProc, error) {
+// startServer runs "benchws serve -impl name" in a new process, with
+// -deflate if deflate is set, and waits until it reports the address it
+// listens on.
+func startServer(name string, deflate bool) (*serverProc, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	s := &serverProc{name: name, log: &limitedBuffer{max: 64 << 10}, exit: make(chan struct{})}
-	s.cmd = exec.Command(exe, "serve", "-impl", name, "-addr", "127.0.0.1:0", "-watch-stdin")
+	args := []string{"serve", "-impl", name, "-addr", "127.0.0.1:0", "-watch-stdin"}
+	if deflate {
+		args = append(args, "-deflate")
+	}
+	s.cmd = exec.Command(exe, args...)
 	s.cmd.Stderr = s.log
 	if s.stdin, err = s.cmd.StdinPipe(); err != nil {
 		return nil, err
