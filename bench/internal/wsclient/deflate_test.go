@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -225,5 +226,47 @@ func TestAppendMessage(t *testing.T) {
 		if !bytes.Equal(body, p) {
 			t.Fatalf("size %d: unmasked payload differs", size)
 		}
+	}
+}
+
+// repeater reads the same bytes over and over.
+type repeater struct {
+	b   []byte
+	off int
+}
+
+func (r *repeater) Read(p []byte) (int, error) {
+	n := copy(p, r.b[r.off:])
+	r.off = (r.off + n) % len(r.b)
+	return n, nil
+}
+
+// TestReadCompressedAllocs checks that reading compressed messages does
+// not reallocate buffers once they have grown. compress/flate itself
+// allocates a few hundred bytes for each dynamic Huffman table it decodes.
+func TestReadCompressedAllocs(t *testing.T) {
+	p := text(20000)
+	z, err := Deflate(nil, p, flate.BestSpeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := append([]byte{0xC0 | OpText, 126, byte(len(z) >> 8), byte(len(z))}, z...)
+	c := &Conn{br: bufio.NewReader(&repeater{b: f}), deflate: true}
+	read := func() {
+		if _, got, err := c.ReadMessage(); err != nil || !bytes.Equal(got, p) {
+			t.Fatalf("read: %v", err)
+		}
+	}
+	read()
+	read()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const n = 100
+	for range n {
+		read()
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / n; per > 2048 {
+		t.Errorf("%d bytes allocated per %d-byte message", per, len(p))
 	}
 }

@@ -9,7 +9,8 @@
 //
 // DialDeflate adds permessage-deflate (RFC 7692) without context takeover:
 // the client sends payloads compressed in advance (see Deflate) and
-// inflates compressed messages from the server.
+// inflates compressed messages from the server. Inflating allocates only
+// the small Huffman tables that compress/flate makes for itself.
 package wsclient
 
 import (
