@@ -26,16 +26,16 @@ type config struct {
 	conns     int
 	sizes     []int
 	inflight  int
+	pipeSize  int
+	idle      int
+	hsWorkers int
 
 	deflateSizes    []int
 	deflatePayloads map[int][]deflatePayload // by size, when "deflate" runs
 
-	pipeSize  int
-	idle      int
-	hsWorkers int
-	out       string
-	svg       string
-	quick     bool
+	out   string
+	svg   string
+	quick bool
 }
 
 // ownServer is the name of the library the benchmark is written for. Its
