@@ -39,6 +39,7 @@ func TestQuickRun(t *testing.T) {
 	for _, want := range []string{
 		"## Machine", "## Method", "## Results",
 		"Echo round trips, 32B", "Echo round trips, 1MiB", "Pipelined echo", "Idle memory", "Connection lifetimes",
+		"permessage-deflate echo, 1KiB", "permessage-deflate echo, 64KiB", "echo compressed / payload",
 		"| gorilla |", "| gobwas |", "](benchmarks.svg)",
 	} {
 		if !strings.Contains(string(md), want) {

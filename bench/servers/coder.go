@@ -14,8 +14,16 @@ func init() { Register("coder", startCoder) }
 // compression disabled, then a loop that copies each message from Reader to
 // Writer, the shape of the library's own echo example. The copy buffer is
 // allocated on the first message so that idle connections do not hold it.
-func startCoder(addr string) (string, func(), error) {
+//
+// With Deflate, the no-context-takeover mode is accepted and a threshold of
+// one byte compresses every non-empty message (zero would mean the
+// library's default of 512 bytes); the library compresses at level 1.
+func startCoder(addr string, o Options) (string, func(), error) {
 	opts := &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled}
+	if o.Deflate {
+		opts.CompressionMode = websocket.CompressionNoContextTakeover
+		opts.CompressionThreshold = 1
+	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := websocket.Accept(w, r, opts)
 		if err != nil {

@@ -2,10 +2,12 @@ package servers
 
 import (
 	"bufio"
+	"compress/flate"
 	"io"
 	"net"
 
 	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsflate"
 	"github.com/gobwas/ws/wsutil"
 )
 
@@ -16,10 +18,16 @@ func init() { Register("gobwas", startGobwas) }
 // goroutine per connection that reads frames with wsutil.Reader, answers
 // control frames with wsutil's control handler, and writes each echo as one
 // frame in a single write.
-func startGobwas(addr string) (string, func(), error) {
+//
+// With Deflate, connections are served by gobwasDeflateConn instead.
+func startGobwas(addr string, o Options) (string, func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", nil, err
+	}
+	serve := gobwasConn
+	if o.Deflate {
+		serve = gobwasDeflateConn
 	}
 	go func() {
 		for {
@@ -27,7 +35,7 @@ func startGobwas(addr string) (string, func(), error) {
 			if err != nil {
 				return
 			}
-			go gobwasConn(conn)
+			go serve(conn)
 		}
 	}()
 	return ln.Addr().String(), func() { _ = ln.Close() }, nil
@@ -103,3 +111,81 @@ func (w *fixedWriter) Write(b []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// gobwasDeflateConn serves one connection with permessage-deflate, the way
+// the wsflate documentation shows for wsutil: the upgrader negotiates with
+// a wsflate.Extension (no context takeover either way), a
+// wsflate.MessageState on the reader says whether a message is compressed,
+// and each echo is compressed at level 1 through a wsflate.Writer into a
+// wsutil.Writer that sets the compression bit. The flate reader and writer
+// are made once per connection and reset for every message; a reused
+// bufio.Reader in front of the message keeps compress/flate from making a
+// buffer of its own each time.
+func gobwasDeflateConn(conn net.Conn) {
+	defer conn.Close()
+	ext := wsflate.Extension{Parameters: wsflate.DefaultParameters}
+	u := ws.Upgrader{Negotiate: ext.Negotiate}
+	if _, err := u.Upgrade(conn); err != nil {
+		return
+	}
+	if _, ok := ext.Accepted(); !ok {
+		return // the benchmark always offers compression
+	}
+	const state = ws.StateServerSide | ws.StateExtended
+	var recv, send wsflate.MessageState
+	send.SetCompressed(true) // every echo is compressed
+	rd := &wsutil.Reader{
+		Source:         bufio.NewReaderSize(conn, 4096),
+		State:          state,
+		MaxMessageSize: MaxMessage,
+		Extensions:     []wsutil.RecvExtension{&recv},
+	}
+	control := wsutil.ControlFrameHandler(conn, ws.StateServerSide)
+	rd.OnIntermediate = control
+	wr := wsutil.NewWriter(conn, state, 0)
+	wr.SetExtensions(&send)
+	fr := wsflate.NewReader(nil, func(r io.Reader) wsflate.Decompressor {
+		return &flateReader{flate.NewReader(r)}
+	})
+	fw := wsflate.NewWriter(nil, func(w io.Writer) wsflate.Compressor {
+		f, _ := flate.NewWriter(w, flate.BestSpeed)
+		return f
+	})
+	zsrc := bufio.NewReaderSize(nil, 4096)
+	buf := make([]byte, 32<<10)
+	for {
+		hdr, err := rd.NextFrame()
+		if err != nil {
+			return
+		}
+		if hdr.OpCode.IsControl() {
+			if err := control(hdr, rd); err != nil {
+				return
+			}
+			continue
+		}
+		src := io.Reader(rd)
+		if recv.IsCompressed() {
+			zsrc.Reset(rd)
+			fr.Reset(zsrc)
+			src = fr
+		}
+		wr.ResetOp(hdr.OpCode)
+		fw.Reset(wr)
+		if _, err := io.CopyBuffer(fw, src, buf); err != nil {
+			return
+		}
+		if err := fw.Flush(); err != nil {
+			return
+		}
+		if err := wr.Flush(); err != nil {
+			return
+		}
+	}
+}
+
+// flateReader lets wsflate.Reader reset a compress/flate reader instead of
+// making a new one, with its window, for every message.
+type flateReader struct{ io.ReadCloser }
+
+func (r *flateReader) Reset(src io.Reader) { _ = r.ReadCloser.(flate.Resetter).Reset(src, nil) }

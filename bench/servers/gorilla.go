@@ -15,12 +15,17 @@ func init() { Register("gorilla", startGorilla) }
 // buffer pool, so an idle connection holds no write buffer. Each message is
 // read with NextReader into a per-connection buffer and sent back with
 // WriteMessage as a single frame.
-func startGorilla(addr string) (string, func(), error) {
+//
+// With Deflate, EnableCompression negotiates permessage-deflate (gorilla
+// supports only no context takeover), and gorilla then compresses every
+// message it writes at its default level, 1.
+func startGorilla(addr string, o Options) (string, func(), error) {
 	upgrader := &websocket.Upgrader{
-		ReadBufferSize:  4096,
-		WriteBufferSize: 4096,
-		WriteBufferPool: &sync.Pool{},
-		CheckOrigin:     func(*http.Request) bool { return true },
+		ReadBufferSize:    4096,
+		WriteBufferSize:   4096,
+		WriteBufferPool:   &sync.Pool{},
+		CheckOrigin:       func(*http.Request) bool { return true },
+		EnableCompression: o.Deflate,
 	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := upgrader.Upgrade(w, r, nil)

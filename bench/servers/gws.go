@@ -11,16 +11,29 @@ func init() { Register("gws", startGws) }
 
 // startGws serves github.com/lxzan/gws with its own server and event
 // handler. ParallelEnabled is false, so each connection's messages are
-// handled in order on its read loop, and compression is off.
-func startGws(addr string) (string, func(), error) {
+// handled in order on its read loop.
+//
+// With Deflate, PermessageDeflate is enabled without context takeover
+// either way, at the library's default level (1); a threshold of one byte
+// compresses every non-empty message (zero would mean its default of 512).
+func startGws(addr string, o Options) (string, func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", nil, err
 	}
+	deflate := gws.PermessageDeflate{Enabled: false}
+	if o.Deflate {
+		deflate = gws.PermessageDeflate{
+			Enabled:               true,
+			Threshold:             1,
+			ServerContextTakeover: false,
+			ClientContextTakeover: false,
+		}
+	}
 	srv := gws.NewServer(gwsEcho{}, &gws.ServerOption{
 		ParallelEnabled:    false,
 		ReadMaxPayloadSize: MaxMessage,
-		PermessageDeflate:  gws.PermessageDeflate{Enabled: false},
+		PermessageDeflate:  deflate,
 	})
 	quiet := &stoppableListener{Listener: ln, never: make(chan struct{})}
 	go func() { _ = srv.RunListener(quiet) }()

@@ -16,11 +16,15 @@ func init() { Register("nbio", startNbio) }
 // connection, with the websocket upgrader echoing from its OnMessage
 // callback. ReleaseWebsocketPayload lets the engine reuse message buffers,
 // as the library's examples do.
-func startNbio(addr string) (string, func(), error) {
+//
+// With Deflate, EnableCompression negotiates permessage-deflate (without
+// context takeover, the only mode nbio offers); a connection that
+// negotiated it compresses every message it writes, at level 1.
+func startNbio(addr string, o Options) (string, func(), error) {
 	logging.SetLevel(logging.LevelError)
 	upgrader := websocket.NewUpgrader()
 	upgrader.CheckOrigin = func(*http.Request) bool { return true }
-	upgrader.EnableCompression(false)
+	upgrader.EnableCompression(o.Deflate)
 	upgrader.MessageLengthLimit = MaxMessage
 	upgrader.OnMessage(func(c *websocket.Conn, typ websocket.MessageType, data []byte) {
 		_ = c.WriteMessage(typ, data)

@@ -3,7 +3,7 @@
 //
 // Every server echoes each text or binary message back with the same type,
 // answers pings, and answers a close frame with a close frame. Compression
-// is off everywhere.
+// is off unless Options.Deflate asks for it.
 //
 // To add a server, write one file in this package whose init function calls
 // Register with a name and a StartFunc; the benchws command then offers it
@@ -21,11 +21,22 @@ import (
 )
 
 // StartFunc starts an echo server listening on addr (host:port; the port
-// may be 0). It returns the address actually bound and a function that stops
-// the server from accepting connections. The server runs in the background;
-// the benchmark runs each server in a process of its own and ends it by
-// killing that process, so stop need not wait for open connections.
-type StartFunc func(addr string) (bound string, stop func(), err error)
+// may be 0) with the given options. It returns the address actually bound
+// and a function that stops the server from accepting connections. The
+// server runs in the background; the benchmark runs each server in a
+// process of its own and ends it by killing that process, so stop need not
+// wait for open connections.
+type StartFunc func(addr string, opts Options) (bound string, stop func(), err error)
+
+// Options are the settings a server is started with.
+type Options struct {
+	// Deflate enables permessage-deflate (RFC 7692): the server accepts
+	// an offer of "permessage-deflate; client_no_context_takeover;
+	// server_no_context_takeover" and compresses every text and binary
+	// message it sends, whatever its size, at the library's default or
+	// fastest level. Without it the server declines compression.
+	Deflate bool
+}
 
 var (
 	mu       sync.Mutex

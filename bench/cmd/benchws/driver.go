@@ -30,10 +30,14 @@ type config struct {
 	pipeSize  int
 	idle      int
 	hsWorkers int
-	out       string
-	svg       string
-	quick     bool
-	pin       bool // servers on CPU 0, the load generator on CPU 1
+
+	deflateSizes    []int
+	deflatePayloads map[int][]deflatePayload // by size, when "deflate" runs
+
+	out   string
+	svg   string
+	quick bool
+	pin   bool // servers on CPU 0, the load generator on CPU 1
 }
 
 // ownServer is the name of the library the benchmark is written for. Its
@@ -46,13 +50,14 @@ func isOwn(name string) bool { return name == ownServer || strings.HasPrefix(nam
 func runMain(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
 	serverList := fs.String("servers", "", "comma-separated servers to measure (default all: "+strings.Join(servers.Names(), ",")+")")
-	scenarioList := fs.String("scenarios", "echo,pipelined,idle,handshake", "comma-separated scenarios to run")
+	scenarioList := fs.String("scenarios", "echo,pipelined,deflate,idle,handshake", "comma-separated scenarios to run")
 	rounds := fs.Int("rounds", 3, "rounds; each round measures every server once per scenario, the report shows the median")
 	warmup := fs.Duration("warmup", time.Second, "warm-up before each timed measurement")
 	duration := fs.Duration("d", 3*time.Second, "length of each timed measurement")
 	settle := fs.Duration("settle", time.Second, "pause before each memory reading")
-	conns := fs.Int("conns", 64, "connections for the echo and pipelined scenarios")
+	conns := fs.Int("conns", 64, "connections for the echo, pipelined and deflate scenarios")
 	sizes := fs.String("sizes", "32,1KiB,64KiB,1MiB", "message sizes for the echo scenario")
+	deflateSizes := fs.String("deflate-sizes", "1KiB,64KiB", "message sizes for the deflate scenario")
 	inflight := fs.Int("inflight", 16, "messages in flight per connection in the pipelined scenario")
 	pipeSize := fs.String("pipe-size", "1KiB", "message size in the pipelined scenario")
 	idle := fs.Int("idle", 10000, "connections for the idle memory scenario")
@@ -109,6 +114,14 @@ func runMain(args []string) error {
 	if cfg.sizes, err = parseSizes(*sizes); err != nil {
 		return err
 	}
+	if cfg.deflateSizes, err = parseSizes(*deflateSizes); err != nil {
+		return err
+	}
+	if slices.ContainsFunc(cfg.scenarios, func(s scenario) bool { return s.deflate }) {
+		if cfg.deflatePayloads, err = makeDeflatePayloads(cfg.deflateSizes); err != nil {
+			return err
+		}
+	}
 	ps, err := parseSizes(*pipeSize)
 	if err != nil || len(ps) != 1 {
 		return fmt.Errorf("bad -pipe-size %q", *pipeSize)
@@ -154,7 +167,11 @@ func pickScenarios(list string) ([]scenario, error) {
 		name = strings.TrimSpace(name)
 		i := slices.IndexFunc(allScenarios, func(s scenario) bool { return s.name == name })
 		if i < 0 {
-			return nil, fmt.Errorf("unknown scenario %q; known: echo, pipelined, idle, handshake", name)
+			known := make([]string, len(allScenarios))
+			for j, s := range allScenarios {
+				known[j] = s.name
+			}
+			return nil, fmt.Errorf("unknown scenario %q; known: %s", name, strings.Join(known, ", "))
 		}
 		picked = append(picked, allScenarios[i])
 	}
@@ -223,7 +240,7 @@ func measure(cfg *config) (results, error) {
 }
 
 func measureOne(cfg *config, sc scenario, name string) ([]sample, error) {
-	srv, err := startServer(name, cfg.pin)
+	srv, err := startServer(name, sc.deflate, cfg.pin)
 	if err != nil {
 		return nil, err
 	}

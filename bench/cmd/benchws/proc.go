@@ -24,15 +24,19 @@ type serverProc struct {
 	exit  chan struct{}  // closed when the child has exited
 }
 
-// startServer runs "benchws serve -impl name" in a new process and waits
-// until it reports the address it listens on.
-func startServer(name string, pin bool) (*serverProc, error) {
+// startServer runs "benchws serve -impl name" in a new process, with
+// -deflate if deflate is set and on CPU 0 if pin is, and waits until it
+// reports the address it listens on.
+func startServer(name string, deflate, pin bool) (*serverProc, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	s := &serverProc{name: name, log: &limitedBuffer{max: 64 << 10}, exit: make(chan struct{})}
 	args := []string{"serve", "-impl", name, "-addr", "127.0.0.1:0", "-watch-stdin"}
+	if deflate {
+		args = append(args, "-deflate")
+	}
 	if pin {
 		args = append([]string{"-c", "0", exe}, args...)
 		exe = "taskset"

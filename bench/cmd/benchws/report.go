@@ -12,6 +12,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/wsd-go/wsd/bench/internal/wsclient"
 )
 
 var nan = math.NaN()
@@ -40,6 +42,19 @@ func metricDefs(cfg *config) []metricDef {
 					metricDef{"echo-" + n + "-mbps", g, "MB/s", true, true, ""},
 					metricDef{"echo-" + n + "-p50", g, "p50 latency (µs)", false, true, ""},
 					metricDef{"echo-" + n + "-p99", g, "p99 latency (µs)", false, true, ""},
+				)
+			}
+		case "deflate":
+			for _, size := range cfg.deflateSizes {
+				n := sizeName(size)
+				g := fmt.Sprintf("permessage-deflate echo, %s JSON messages, %d connections", n, cfg.conns)
+				k := "deflate-" + n
+				defs = append(defs,
+					metricDef{k + "-rate", g, "round trips/s", true, true, "deflate " + n},
+					metricDef{k + "-mbps", g, "MB/s", true, true, ""},
+					metricDef{k + "-p50", g, "p50 latency (µs)", false, true, ""},
+					metricDef{k + "-p99", g, "p99 latency (µs)", false, true, ""},
+					metricDef{k + "-ratio", g, "echo compressed / payload", false, false, ""},
 				)
 			}
 		case "pipelined":
@@ -161,8 +176,8 @@ func printSummary(w io.Writer, cfg *config, defs []metricDef, res results) {
 	fmt.Fprintln(tw)
 	for _, d := range defs {
 		short := strings.SplitN(d.group, ",", 2)[0]
-		if strings.HasPrefix(d.key, "echo-") {
-			short = "echo " + strings.Split(d.key, "-")[1]
+		if f := strings.Split(d.key, "-"); f[0] == "echo" || f[0] == "deflate" {
+			short = f[0] + " " + f[1]
 		}
 		fmt.Fprintf(tw, "%s: %s\t", short, d.column)
 		for _, s := range t.servers {
@@ -294,7 +309,7 @@ func methodLines(cfg *config) []string {
 	}
 	return []string{
 		fmt.Sprintf("Servers: %s. Scenarios: %s.", strings.Join(cfg.servers, ", "), strings.Join(names, ", ")),
-		"Every server is an echo server: it sends each text or binary message back with the same type. Compression is off everywhere. " +
+		"Every server is an echo server: it sends each text or binary message back with the same type. Compression is off everywhere except in the deflate scenario. " +
 			"The server code is in `bench/servers/`, one file per library, written the way each library's documentation recommends.",
 		"Every measurement starts a fresh server process, separate from the load generator, on 127.0.0.1, and kills it afterwards by its PID. " +
 			"Server memory is its resident set size (VmRSS in /proc/PID/status).",
@@ -307,6 +322,11 @@ func methodLines(cfg *config) []string {
 			"MB/s counts the payload one way. Latency is the time from the start of the write to the end of the echo, kept in a log-linear histogram (about 3%% resolution).", cfg.conns),
 		fmt.Sprintf("Pipelined: %d connections each keep %d messages of %s in flight, with a writer and a reader goroutine per connection.",
 			cfg.conns, cfg.inflight, sizeName(cfg.pipeSize)),
+		fmt.Sprintf("Deflate: echo round trips as above with permessage-deflate, offered as %q and accepted by every server, each configured to compress every message it sends "+
+			"at level 1, the fastest (every library's default, set explicitly for gobwas). Messages are JSON-like records, %d variants per size, compressed once in advance by the load generator; "+
+			"every echo must come back compressed and is inflated and compared byte for byte. MB/s counts the uncompressed payload one way; "+
+			"\"echo compressed / payload\" is the size of the server's compressed echoes relative to the payload (informational, not ranked).",
+			wsclient.DeflateOffer, deflateVariants),
 		fmt.Sprintf("Idle memory: the server's RSS is read %v after it starts and %v after %d connections have completed their handshakes; "+
 			"the difference divided by the number of connections is the cost per connection. Then each connection must still echo a message.",
 			cfg.settle, cfg.settle, cfg.idle),

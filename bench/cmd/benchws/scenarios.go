@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -22,16 +23,18 @@ type sample struct {
 
 // scenario measures one server process and returns its samples.
 type scenario struct {
-	name string
-	desc string
-	run  func(cfg *config, srv *serverProc) ([]sample, error)
+	name    string
+	desc    string
+	run     func(cfg *config, srv *serverProc) ([]sample, error)
+	deflate bool // whether the server is started with permessage-deflate
 }
 
 var allScenarios = []scenario{
-	{"echo", "echo round trips", runEcho},
-	{"pipelined", "pipelined echo", runPipelined},
-	{"idle", "idle memory", runIdle},
-	{"handshake", "handshakes", runHandshake},
+	{"echo", "echo round trips", runEcho, false},
+	{"pipelined", "pipelined echo", runPipelined, false},
+	{"deflate", "permessage-deflate echo", runDeflate, true},
+	{"idle", "idle memory", runIdle, false},
+	{"handshake", "handshakes", runHandshake, false},
 }
 
 // Phases of a timed measurement.
@@ -126,10 +129,15 @@ type client struct {
 	seq uint64
 }
 
-// dialMany opens n connections with at most par handshakes in flight.
-// Connections beyond the ephemeral port range of one source address are
-// bound to further loopback addresses (127.0.0.2, 127.0.0.3, ...).
-func dialMany(addr string, n, par int) ([]*client, error) {
+// dialMany opens n connections with at most par handshakes in flight,
+// offering permessage-deflate if deflate is set. Connections beyond the
+// ephemeral port range of one source address are bound to further loopback
+// addresses (127.0.0.2, 127.0.0.3, ...).
+func dialMany(addr string, n, par int, deflate bool) ([]*client, error) {
+	dial := wsclient.Dial
+	if deflate {
+		dial = wsclient.DialDeflate
+	}
 	perSource := ephemeralPorts() * 3 / 4
 	clients := make([]*client, n)
 	var next atomic.Int64
@@ -146,7 +154,7 @@ func dialMany(addr string, n, par int) ([]*client, error) {
 				if src := i / perSource; src > 0 {
 					local = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+src))}
 				}
-				c, err := wsclient.Dial(addr, local, dialTimeout)
+				c, err := dial(addr, local, dialTimeout)
 				if err != nil {
 					fail.set(fmt.Errorf("connection %d: %w", i, err))
 					return
@@ -190,7 +198,7 @@ func ephemeralPorts() int {
 // runEcho measures round trips: every connection sends a message, waits for
 // its echo, checks it, and sends the next, for each message size in turn.
 func runEcho(cfg *config, srv *serverProc) ([]sample, error) {
-	clients, err := dialMany(srv.addr, cfg.conns, 64)
+	clients, err := dialMany(srv.addr, cfg.conns, 64, false)
 	if err != nil {
 		return nil, err
 	}
@@ -198,44 +206,132 @@ func runEcho(cfg *config, srv *serverProc) ([]sample, error) {
 
 	var out []sample
 	for _, size := range cfg.sizes {
-		var tm timer
-		hists := make([]histogram, len(clients))
-		counts := make([]uint64, len(clients))
-		var fail errOnce
-		var wg sync.WaitGroup
-		deadline := time.Now().Add(cfg.warmup + cfg.duration + ioGrace)
-		for i, cl := range clients {
-			_ = cl.c.SetDeadline(deadline)
-			wg.Go(func() {
-				fail.set(echoLoop(cl, size, &tm, &hists[i], &counts[i]))
-			})
+		st, secs, err := roundTrips(cfg, clients, func(cl *client, tm *timer, st *rtStats) error {
+			send := func(seq uint64) error {
+				return cl.c.WritePattern(opFor(seq), size, wsclient.Seed(cl.id, seq))
+			}
+			check := func(seq uint64, op byte, p []byte) error {
+				return checkEcho(op, p, opFor(seq), size, wsclient.Seed(cl.id, seq))
+			}
+			return echoLoop(cl, tm, st, size >= concurrentWriteMin, send, check)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("echo %s: %w", sizeName(size), err)
 		}
-		tm.runPhases(cfg)
-		wg.Wait()
-		if fail.get() != nil {
-			return nil, fmt.Errorf("echo %s: %w", sizeName(size), fail.get())
-		}
-		var all histogram
-		var total uint64
-		for i := range clients {
-			all.merge(&hists[i])
-			total += counts[i]
-		}
-		rate := float64(total) / tm.seconds()
-		p50, p99 := nan, nan // no latency without a single round trip
-		if all.total > 0 {
-			p50 = float64(all.quantile(0.50)) / 1e3
-			p99 = float64(all.quantile(0.99)) / 1e3
-		}
-		name := sizeName(size)
-		out = append(out,
-			sample{"echo-" + name + "-rate", rate},
-			sample{"echo-" + name + "-mbps", rate * float64(size) / 1e6},
-			sample{"echo-" + name + "-p50", p50},
-			sample{"echo-" + name + "-p99", p99},
-		)
+		out = append(out, rtSamples("echo-"+sizeName(size), size, st, secs)...)
 	}
 	return out, nil
+}
+
+// runDeflate is runEcho with permessage-deflate: JSON-like messages (see
+// jsonText) sent compressed, echoed compressed by the server, and checked
+// after inflating. It also reports how much the server's compression
+// shrank the echoes.
+func runDeflate(cfg *config, srv *serverProc) ([]sample, error) {
+	clients, err := dialMany(srv.addr, cfg.conns, 64, true)
+	if err != nil {
+		return nil, err
+	}
+	defer closeAll(clients)
+
+	var out []sample
+	for _, size := range cfg.deflateSizes {
+		payloads := cfg.deflatePayloads[size]
+		st, secs, err := roundTrips(cfg, clients, func(cl *client, tm *timer, st *rtStats) error {
+			send := func(seq uint64) error {
+				return cl.c.WriteMessage(opFor(seq), payloads[seq%deflateVariants].z, true)
+			}
+			check := func(seq uint64, op byte, p []byte) error {
+				if err := checkDeflateEcho(op, p, opFor(seq), payloads[seq%deflateVariants].plain); err != nil {
+					return err
+				}
+				// The servers are told to compress everything; an
+				// uncompressed echo would measure something else.
+				if _, compressed := cl.c.LastWire(); !compressed {
+					return errors.New("server echoed a message uncompressed")
+				}
+				return nil
+			}
+			return echoLoop(cl, tm, st, size >= concurrentWriteMin, send, check)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("deflate %s: %w", sizeName(size), err)
+		}
+		prefix := "deflate-" + sizeName(size)
+		ratio := nan
+		if st.count > 0 {
+			ratio = float64(st.wire) / float64(st.count*uint64(size))
+		}
+		out = append(out, rtSamples(prefix, size, st, secs)...)
+		out = append(out, sample{prefix + "-ratio", ratio})
+	}
+	return out, nil
+}
+
+// checkDeflateEcho verifies an inflated echo against the message sent.
+func checkDeflateEcho(op byte, p []byte, wantOp byte, want []byte) error {
+	if op != wantOp {
+		return &mismatchError{fmt.Sprintf("echo has opcode %d, sent %d", op, wantOp)}
+	}
+	if len(p) != len(want) {
+		return &mismatchError{fmt.Sprintf("echo has %d bytes, sent %d", len(p), len(want))}
+	}
+	if !bytes.Equal(p, want) {
+		return &mismatchError{"echoed payload differs from the payload sent"}
+	}
+	return nil
+}
+
+// rtStats are the round trips of one connection, or of all, completed
+// during a measurement.
+type rtStats struct {
+	hist  histogram
+	count uint64
+	wire  uint64 // payload bytes of their echoes on the wire
+}
+
+// roundTrips runs loop on every client through a warm-up and a
+// measurement, and returns the stats of all connections together and the
+// length of the measurement in seconds.
+func roundTrips(cfg *config, clients []*client, loop func(cl *client, tm *timer, st *rtStats) error) (*rtStats, float64, error) {
+	var tm timer
+	stats := make([]rtStats, len(clients))
+	var fail errOnce
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(cfg.warmup + cfg.duration + ioGrace)
+	for i, cl := range clients {
+		_ = cl.c.SetDeadline(deadline)
+		wg.Go(func() { fail.set(loop(cl, &tm, &stats[i])) })
+	}
+	tm.runPhases(cfg)
+	wg.Wait()
+	if err := fail.get(); err != nil {
+		return nil, 0, err
+	}
+	all := &rtStats{}
+	for i := range stats {
+		all.hist.merge(&stats[i].hist)
+		all.count += stats[i].count
+		all.wire += stats[i].wire
+	}
+	return all, tm.seconds(), nil
+}
+
+// rtSamples returns the round-trip samples of size-byte messages: rate,
+// MB/s one way, p50 and p99 latency in µs, keyed prefix-rate and so on.
+func rtSamples(prefix string, size int, st *rtStats, secs float64) []sample {
+	rate := float64(st.count) / secs
+	p50, p99 := nan, nan // no latency without a single round trip
+	if st.hist.total > 0 {
+		p50 = float64(st.hist.quantile(0.50)) / 1e3
+		p99 = float64(st.hist.quantile(0.99)) / 1e3
+	}
+	return []sample{
+		{prefix + "-rate", rate},
+		{prefix + "-mbps", rate * float64(size) / 1e6},
+		{prefix + "-p50", p50},
+		{prefix + "-p99", p99},
+	}
 }
 
 // concurrentWriteMin is the message size from which echoLoop writes from
@@ -244,20 +340,21 @@ func runEcho(cfg *config, srv *serverProc) ([]sample, error) {
 // socket buffers, the client not reading until it has written everything.
 const concurrentWriteMin = 16 << 10
 
-// echoLoop is the round-trip loop of one connection. It counts, and times,
-// the round trips that complete during the measurement phase.
-func echoLoop(cl *client, size int, tm *timer, h *histogram, count *uint64) error {
+// echoLoop is the round-trip loop of one connection: send writes message
+// seq and check verifies its echo. With concurrent set, messages are
+// written from a second goroutine while the echo is read. It counts, and
+// times, the round trips that complete during the measurement phase.
+func echoLoop(cl *client, tm *timer, st *rtStats, concurrent bool,
+	send func(seq uint64) error, check func(seq uint64, op byte, p []byte) error) error {
 	// write sends message seq, here or on the writer goroutine.
-	write := func(seq uint64) error {
-		return cl.c.WritePattern(opFor(seq), size, wsclient.Seed(cl.id, seq))
-	}
+	write := send
 	wait := func() error { return nil }
-	if size >= concurrentWriteMin {
+	if concurrent {
 		seqs, errs := make(chan uint64), make(chan error)
 		defer close(seqs)
 		go func() {
 			for seq := range seqs {
-				errs <- cl.c.WritePattern(opFor(seq), size, wsclient.Seed(cl.id, seq))
+				errs <- send(seq)
 			}
 		}()
 		write = func(seq uint64) error { seqs <- seq; return nil }
@@ -266,12 +363,11 @@ func echoLoop(cl *client, size int, tm *timer, h *histogram, count *uint64) erro
 
 	for !tm.stopped() {
 		cl.seq++
-		op, seed := opFor(cl.seq), wsclient.Seed(cl.id, cl.seq)
 		t0 := time.Now()
 		if err := write(cl.seq); err != nil {
 			return err
 		}
-		gotOp, p, err := cl.c.ReadMessage()
+		op, p, err := cl.c.ReadMessage()
 		if werr := wait(); werr != nil {
 			return werr
 		}
@@ -279,12 +375,14 @@ func echoLoop(cl *client, size int, tm *timer, h *histogram, count *uint64) erro
 			return err
 		}
 		lat := time.Since(t0)
-		if err := checkEcho(gotOp, p, op, size, seed); err != nil {
+		if err := check(cl.seq, op, p); err != nil {
 			return fmt.Errorf("connection %d message %d: %w", cl.id, cl.seq, err)
 		}
 		if tm.measuring() {
-			*count++
-			h.record(lat)
+			st.count++
+			st.hist.record(lat)
+			n, _ := cl.c.LastWire()
+			st.wire += uint64(n)
 		}
 	}
 	return nil
@@ -294,7 +392,7 @@ func echoLoop(cl *client, size int, tm *timer, h *histogram, count *uint64) erro
 // every connection: a writer goroutine keeps the window full and a reader
 // goroutine checks the echoes in order.
 func runPipelined(cfg *config, srv *serverProc) ([]sample, error) {
-	clients, err := dialMany(srv.addr, cfg.conns, 64)
+	clients, err := dialMany(srv.addr, cfg.conns, 64, false)
 	if err != nil {
 		return nil, err
 	}
@@ -423,7 +521,7 @@ func runIdle(cfg *config, srv *serverProc) ([]sample, error) {
 	if err != nil {
 		return nil, err
 	}
-	clients, err := dialMany(srv.addr, cfg.idle, 32)
+	clients, err := dialMany(srv.addr, cfg.idle, 32, false)
 	if err != nil {
 		return nil, fmt.Errorf("idle: %w", err)
 	}

@@ -19,13 +19,14 @@ func serveMain(args []string) error {
 	impl := fs.String("impl", "", "server to run (see \"benchws list\")")
 	addr := fs.String("addr", "127.0.0.1:0", "address to listen on; port 0 picks a free port")
 	watch := fs.Bool("watch-stdin", false, "exit when standard input closes (run uses this so that no server outlives it)")
+	deflate := fs.Bool("deflate", false, "enable permessage-deflate and compress every message")
 	_ = fs.Parse(args)
 
 	start, ok := servers.Get(*impl)
 	if !ok {
 		return fmt.Errorf("unknown server %q; known: %v", *impl, servers.Names())
 	}
-	bound, stop, err := start(*addr)
+	bound, stop, err := start(*addr, servers.Options{Deflate: *deflate})
 	if err != nil {
 		return fmt.Errorf("starting %s: %w", *impl, err)
 	}

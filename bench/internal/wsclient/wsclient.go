@@ -6,6 +6,11 @@
 // derived from a seed, so that every echoed byte can be checked without
 // keeping a copy of what was sent. Nothing on the hot path allocates once
 // the buffers have grown to the message size.
+//
+// DialDeflate adds permessage-deflate (RFC 7692) without context takeover:
+// the client sends payloads compressed in advance (see Deflate) and
+// inflates compressed messages from the server. Inflating allocates only
+// the small Huffman tables that compress/flate makes for itself.
 package wsclient
 
 import (
@@ -50,9 +55,16 @@ type Conn struct {
 	nc   net.Conn
 	br   *bufio.Reader
 	rbuf []byte // payload of the last message read
-	wbuf []byte // frame being written by WritePattern
+	wbuf []byte // frame being written by WritePattern or WriteMessage
 	hdr  [8]byte
 	rng  uint64 // state of the mask key generator
+
+	deflate    bool          // permessage-deflate was negotiated
+	zbuf       []byte        // compressed payload of the last message, and the tail
+	zsrc       bytes.Reader  // reads zbuf for fr
+	fr         io.ReadCloser // inflater, made for the first compressed message
+	wire       int           // payload bytes of the last message on the wire
+	compressed bool          // whether the last message was compressed
 }
 
 // CloseError is returned by ReadMessage when the server sends a close
@@ -65,8 +77,18 @@ const acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 // Dial connects to the server at addr (host:port), from local when it is
 // not nil, and performs the opening handshake with path "/". The whole
-// exchange must finish within timeout.
+// exchange must finish within timeout. It offers no extension.
 func Dial(addr string, local *net.TCPAddr, timeout time.Duration) (*Conn, error) {
+	return dial(addr, local, timeout, false)
+}
+
+// DialDeflate is Dial offering DeflateOffer; it fails unless the server
+// accepts it with parameters that fit the offer (see checkDeflate).
+func DialDeflate(addr string, local *net.TCPAddr, timeout time.Duration) (*Conn, error) {
+	return dial(addr, local, timeout, true)
+}
+
+func dial(addr string, local *net.TCPAddr, timeout time.Duration, deflate bool) (*Conn, error) {
 	d := net.Dialer{Timeout: timeout}
 	if local != nil {
 		d.LocalAddr = local
@@ -75,7 +97,7 @@ func Dial(addr string, local *net.TCPAddr, timeout time.Duration) (*Conn, error)
 	if err != nil {
 		return nil, err
 	}
-	c := &Conn{nc: nc, br: bufio.NewReaderSize(nc, readBufferSize), rng: rand.Uint64() | 1}
+	c := &Conn{nc: nc, br: bufio.NewReaderSize(nc, readBufferSize), rng: rand.Uint64() | 1, deflate: deflate}
 	if err := c.handshake(addr, timeout); err != nil {
 		nc.Close()
 		return nil, err
@@ -93,7 +115,11 @@ func (c *Conn) handshake(host string, timeout time.Duration) error {
 	key := base64.StdEncoding.EncodeToString(raw[:])
 	req := "GET / HTTP/1.1\r\nHost: " + host +
 		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
-		"\r\nSec-WebSocket-Version: 13\r\n\r\n"
+		"\r\nSec-WebSocket-Version: 13\r\n"
+	if c.deflate {
+		req += "Sec-WebSocket-Extensions: " + DeflateOffer + "\r\n"
+	}
+	req += "\r\n"
 	if _, err := io.WriteString(c.nc, req); err != nil {
 		return err
 	}
@@ -108,6 +134,7 @@ func (c *Conn) handshake(host string, timeout time.Duration) error {
 		return fmt.Errorf("handshake: unexpected status %q", strings.TrimSpace(string(line)))
 	}
 	accepted := false
+	var extensions []string
 	for {
 		line, err := c.br.ReadSlice('\n')
 		if err != nil {
@@ -127,11 +154,20 @@ func (c *Conn) handshake(host string, timeout time.Duration) error {
 		case bytes.EqualFold(name, []byte("Sec-WebSocket-Accept")):
 			accepted = string(value) == want
 		case bytes.EqualFold(name, []byte("Sec-WebSocket-Extensions")):
-			return fmt.Errorf("handshake: server negotiated extensions %q that were not offered", value)
+			extensions = append(extensions, string(value))
 		}
 	}
 	if !accepted {
 		return errors.New("handshake: missing or wrong Sec-WebSocket-Accept")
+	}
+	if !c.deflate {
+		if len(extensions) > 0 {
+			return fmt.Errorf("handshake: server negotiated extensions %q that were not offered", strings.Join(extensions, ", "))
+		}
+		return nil
+	}
+	if err := checkDeflate(strings.Join(extensions, ", ")); err != nil {
+		return fmt.Errorf("handshake: %w", err)
 	}
 	return nil
 }
@@ -221,10 +257,12 @@ func (c *Conn) CloseHandshake() error {
 
 // ReadMessage reads the next text or binary message and returns its opcode
 // and payload. The payload is only valid until the next call. Fragmented
-// messages are joined; pings and pongs are skipped (the echo servers never
-// send them). A close frame from the server is returned as *CloseError.
+// messages are joined, and compressed ones inflated; pings and pongs are
+// skipped (the echo servers never send them). A close frame from the
+// server is returned as *CloseError.
 func (c *Conn) ReadMessage() (op byte, payload []byte, err error) {
 	c.rbuf = c.rbuf[:0]
+	compressed := false
 	for {
 		b0, err := c.br.ReadByte()
 		if err != nil {
@@ -237,10 +275,18 @@ func (c *Conn) ReadMessage() (op byte, payload []byte, err error) {
 		if b1&0x80 != 0 {
 			return 0, nil, errors.New("server sent a masked frame")
 		}
-		if b0&0x70 != 0 {
-			return 0, nil, errors.New("server set reserved bits")
-		}
 		fin, fop := b0&0x80 != 0, b0&0x0f
+		if b0&0x70 != 0 {
+			// RSV1 marks a compressed message, on its first frame only
+			// (RFC 7692, section 6).
+			if !c.deflate || b0&0x30 != 0 {
+				return 0, nil, errors.New("server set reserved bits")
+			}
+			if fop != OpText && fop != OpBinary {
+				return 0, nil, errors.New("server set the compression bit on a control or continuation frame")
+			}
+			compressed = true
+		}
 		n := int64(b1 & 0x7f)
 		switch n {
 		case 126:
@@ -302,16 +348,41 @@ func (c *Conn) ReadMessage() (op byte, payload []byte, err error) {
 			return 0, nil, err
 		}
 		if fin {
+			c.wire, c.compressed = len(c.rbuf), compressed
+			if compressed {
+				p, err := c.inflate()
+				return op, p, err
+			}
 			return op, c.rbuf, nil
 		}
 	}
 }
 
+// LastWire returns how many payload bytes the last message read took on
+// the wire (after compression, if any) and whether it was compressed.
+func (c *Conn) LastWire() (n int, compressed bool) { return c.wire, c.compressed }
+
 // AppendFrame appends to dst one final, masked client frame with opcode op
 // whose payload is the size-byte pattern for seed, masked with key.
 func AppendFrame(dst []byte, op byte, size int, seed uint64, key uint32) []byte {
+	dst = appendHeader(dst, 0x80|op, size, key)
+	start := len(dst)
+	if cap(dst)-start < size {
+		grown := make([]byte, start, start+size)
+		copy(grown, dst)
+		dst = grown
+	}
+	dst = dst[:start+size]
+	mask := uint64(key) | uint64(key)<<32
+	fill(dst[start:], seed, op == OpText, mask)
+	return dst
+}
+
+// appendHeader appends the header of a masked client frame: first byte b0,
+// payload length size, mask key key.
+func appendHeader(dst []byte, b0 byte, size int, key uint32) []byte {
 	var h [maxHeader]byte
-	h[0] = 0x80 | op
+	h[0] = b0
 	n := 2
 	switch {
 	case size < 126:
@@ -327,18 +398,7 @@ func AppendFrame(dst []byte, op byte, size int, seed uint64, key uint32) []byte 
 	}
 	binary.LittleEndian.PutUint32(h[n:], key)
 	n += 4
-	dst = append(dst, h[:n]...)
-
-	start := len(dst)
-	if cap(dst)-start < size {
-		grown := make([]byte, start, start+size)
-		copy(grown, dst)
-		dst = grown
-	}
-	dst = dst[:start+size]
-	mask := uint64(key) | uint64(key)<<32
-	fill(dst[start:], seed, op == OpText, mask)
-	return dst
+	return append(dst, h[:n]...)
 }
 
 // Seed derives the pattern seed of one message from the connection number
