@@ -2,6 +2,7 @@ package wsd
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -263,4 +264,37 @@ func TestSendRejectsInvalidUTF8(t *testing.T) {
 	if err := c.SendBinary([]byte{0xff}); err != nil {
 		t.Errorf("binary data need not be UTF-8: %v", err)
 	}
+}
+
+// A peer that floods pings and reads nothing cannot make the server queue
+// pongs: the server stops reading once its pongs cannot be written, and
+// the flood stalls on full socket buffers.
+func TestPingFloodIsBounded(t *testing.T) {
+	srv, _ := serve(t, nil)
+	nc, _, resp := rawClient(t, srv, "")
+	if resp.StatusCode != 101 {
+		t.Fatal(resp.Status)
+	}
+	// A masked ping with the largest payload, 131 bytes on the wire.
+	ping := append([]byte{0x89, 0x80 | 125, 1, 2, 3, 4}, make([]byte, 125)...)
+	batch := bytes.Repeat(ping, 1000)
+	nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	written := 0
+	for written < 256<<20 {
+		n, err := nc.Write(batch)
+		written += n
+		if err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				// Stalled: the server held back, as it should, once
+				// socket buffers (a few MiB each way) were full.
+				if written > 64<<20 {
+					t.Fatalf("%d MiB of pings taken before the flood stalled", written>>20)
+				}
+				t.Logf("stalled after %d KiB", written>>10)
+				return
+			}
+			t.Fatalf("after %d bytes of pings: %v", written, err)
+		}
+	}
+	t.Fatalf("wrote %d MiB of pings without reading a pong: the server buffers them", written>>20)
 }
