@@ -151,6 +151,9 @@ type Conn struct {
 	url string
 }
 
+// noHandlers is the handler set of a new connection.
+var noHandlers handlers
+
 // zeroOptions stands for a nil *Options.
 var zeroOptions Options
 
@@ -160,7 +163,7 @@ func newConn(role proto.Role, opts *Options) *Conn {
 		c.opts = &zeroOptions
 	}
 	c.m.Init(proto.Config{Role: role, MaxLength: c.opts.maxLength()})
-	c.h.Store(&handlers{})
+	c.h.Store(&noHandlers) // replaced, never changed, by the first OnX
 	return c
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wsd-go/wsd/internal/handshake"
@@ -100,7 +101,9 @@ func (c *Conn) accept(ctx context.Context) error {
 		// The transport may call Opened as soon as Attach returns, from
 		// another goroutine: c.mu makes it wait until c is set up.
 		c.mu.Lock()
-		nc, err := a.Attach(driver{c}, c.response())
+		resp := c.response()
+		nc, err := a.Attach(driver{c}, *resp)
+		putResponse(resp)
 		if err == nil {
 			c.nc = nc
 			c.state.Store(int32(Open))
@@ -123,13 +126,14 @@ func (c *Conn) accept(ctx context.Context) error {
 		leftover, _ = brw.Reader.Peek(n)
 	}
 	resp := c.response()
+	defer putResponse(resp)
 	ctx, cancel := context.WithTimeout(ctx, c.opts.handshakeTimeout())
 	defer cancel()
 	// Only the context's end cuts the write short: a deadline copied from
 	// it could expire before ctx.Err() is set, and the failure would not
 	// be reported as the context's.
 	stop := context.AfterFunc(ctx, func() { nc.SetWriteDeadline(time.Now()) })
-	_, err = nc.Write(resp)
+	_, err = nc.Write(*resp)
 	stop()
 	if ctx.Err() != nil {
 		err = ctx.Err()
@@ -143,9 +147,20 @@ func (c *Conn) accept(ctx context.Context) error {
 	return nil
 }
 
-// response returns the 101 response.
-func (c *Conn) response() []byte {
-	return handshake.AppendResponse(make([]byte, 0, 256), handshake.AcceptKey(c.key), c.protocol, c.Extensions(), c.opts.AdditionalHeaders)
+// response returns the 101 response in a pooled buffer, to be given back
+// with putResponse once written: a server makes one per handshake.
+func (c *Conn) response() *[]byte {
+	bp := respBufs.Get().(*[]byte)
+	*bp = handshake.AppendResponse((*bp)[:0], handshake.AcceptKey(c.key), c.protocol, c.Extensions(), c.opts.AdditionalHeaders)
+	return bp
+}
+
+var respBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+func putResponse(bp *[]byte) {
+	if cap(*bp) <= 4096 {
+		respBufs.Put(bp)
+	}
 }
 
 // serverResponseHeader returns the headers of the 101 response.

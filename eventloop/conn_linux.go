@@ -135,7 +135,7 @@ func (c *conn) read(buf []byte, hup bool) {
 func (c *conn) received(data []byte) {
 	switch c.state {
 	case stHeader:
-		c.in = append(c.in, data...)
+		c.in = appendBuf(c.in, data)
 		c.parse()
 	case stLinger:
 		// discarded: the answer is given

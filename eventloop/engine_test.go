@@ -603,6 +603,11 @@ func TestIdleWorkersEnd(t *testing.T) {
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {})
 	_, url := startEventloop(t, mux, func(s *eventloop.Server) { s.Workers = 8 })
+	// One request first, so that the engine's loops are running.
+	if resp, err := http.Get(httpURL(url) + "/"); err == nil {
+		resp.Body.Close()
+	}
+	http.DefaultClient.CloseIdleConnections()
 	base := runtime.NumGoroutine()
 	var wg sync.WaitGroup
 	for range 8 {

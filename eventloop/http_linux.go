@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/wsd-go/wsd/internal/transport"
@@ -34,7 +35,7 @@ func (c *conn) parse() {
 		c.reject(http.StatusRequestHeaderFieldsTooLarge, "")
 		return
 	}
-	req, err := http.ReadRequest(bufio.NewReaderSize(bytes.NewReader(c.in), max(16, len(c.in))))
+	req, err := readRequest(c.in[:end], e.maxHeader)
 	if err != nil {
 		c.reject(http.StatusBadRequest, "")
 		return
@@ -73,10 +74,38 @@ func (c *conn) parse() {
 	if len(c.in) > total {
 		rest = appendBuf(nil, c.in[total:])
 	}
+	putBuf(c.in)
 	c.in, c.scanned = rest, 0
 	c.req = req
 	c.state = stHandler
 	c.schedule()
+}
+
+// requestReaders hold a bufio.Reader over a bytes.Reader, reused from one
+// request to the next, as a pair made for each request would be garbage
+// the size of the request and more.
+var requestReaders sync.Pool
+
+type requestReader struct {
+	src bytes.Reader
+	br  *bufio.Reader
+}
+
+// readRequest parses the request line and headers in b, whose lines are
+// at most maxLine bytes long.
+func readRequest(b []byte, maxLine int) (*http.Request, error) {
+	rr, _ := requestReaders.Get().(*requestReader)
+	if rr == nil || rr.br.Size() < maxLine {
+		rr = &requestReader{}
+		rr.br = bufio.NewReaderSize(&rr.src, maxLine)
+	}
+	rr.src.Reset(b)
+	rr.br.Reset(&rr.src)
+	req, err := http.ReadRequest(rr.br)
+	rr.src.Reset(nil)
+	rr.br.Reset(&rr.src)
+	requestReaders.Put(rr)
+	return req, err
 }
 
 type readCloser struct{ *bytes.Reader }

@@ -19,7 +19,8 @@ type Conn interface {
 
 // Attacher is implemented by the http.ResponseWriter of a transport that
 // runs connections itself. When a handshake succeeds, the connection calls
-// Attach with the 101 response to write first. The transport returns the
+// Attach with the 101 response to write first; Attach must not keep
+// response once it returns (the caller reuses it). The transport returns the
 // net.Conn the connection writes to and closes, and once Attach has
 // returned it starts calling c, beginning with any bytes that followed the
 // request.
