@@ -108,7 +108,7 @@ type reader struct {
 
 func newReader(nc net.Conn) *reader {
 	r := &reader{nc: nc}
-	if sc, ok := nc.(syscall.Conn); ok {
+	if sc, ok := nc.(syscall.Conn); ok && rawReads {
 		r.rc, _ = sc.SyscallConn()
 		r.fn = r.readFD
 	}
@@ -161,7 +161,7 @@ func (r *reader) readFD(fd uintptr) bool {
 		dst = *r.buf
 	}
 	for {
-		r.n, r.err = syscall.Read(int(fd), dst)
+		r.n, r.err = readRaw(fd, dst)
 		if r.err != syscall.EINTR {
 			break
 		}

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command soak holds many WebSocket connections against an echo server for
 // a set time, each sending messages of random sizes and types and checking
 // every echo byte for byte, while some connections drop abruptly in the
