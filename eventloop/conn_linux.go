@@ -135,7 +135,9 @@ func (c *conn) read(buf []byte, hup bool) {
 func (c *conn) received(data []byte) {
 	switch c.state {
 	case stHeader:
-		c.in = appendBuf(c.in, data)
+		// Exact size rather than a pooled buffer: a slow client holds
+		// only the bytes it sent until the handshake timeout.
+		c.in = append(c.in, data...)
 		c.parse()
 	case stLinger:
 		// discarded: the answer is given
