@@ -261,7 +261,7 @@ func startTestServer(t *testing.T, opts *wsd.Options, setup func(c *wsd.Conn, re
 		}
 		s.conns <- serverSide{c, rec}
 	})
-	stop := func() {}
+	var stop func()
 	if useTLS || configure != nil {
 		s.ts = httptest.NewUnstartedServer(h)
 		s.ts.Config.ErrorLog = log.New(io.Discard, "", 0) // failed TLS handshakes are expected

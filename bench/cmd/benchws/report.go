@@ -337,14 +337,21 @@ func methodLines(cfg *config) []string {
 
 // machineInfo describes the machine the run happened on.
 func machineInfo() [][2]string {
-	cpu := "unknown"
+	// The machine's CPUs, not this process's: a pinned run sees one.
+	cpu, cpus := "unknown", runtime.NumCPU()
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		n := 0
 		for line := range strings.Lines(string(b)) {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			k, v, ok := strings.Cut(line, ":")
+			switch k = strings.TrimSpace(k); {
+			case !ok:
+			case k == "processor":
+				n++
+			case k == "model name" && cpu == "unknown":
 				cpu = strings.TrimSpace(v)
-				break
 			}
 		}
+		cpus = max(cpus, n)
 	}
 	mem := "unknown"
 	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
@@ -355,12 +362,6 @@ func machineInfo() [][2]string {
 					mem = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
 				}
 			}
-		}
-	}
-	cpus := runtime.NumCPU() // of this process, fewer when pinned
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		if n := strings.Count(string(b), "\nprocessor\t"); n+1 > cpus {
-			cpus = n + 1
 		}
 	}
 	kernel := ""
