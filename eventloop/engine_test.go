@@ -477,7 +477,7 @@ type nopConn struct{}
 
 func (nopConn) Opened()          {}
 func (nopConn) Feed([]byte) bool { return false }
-func (nopConn) Dropped()         {}
+func (nopConn) Dropped(error)    {}
 
 // A large answer to a slow reader is written in full, not cut at the
 // linger timeout.
