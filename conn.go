@@ -147,6 +147,7 @@ type Conn struct {
 	protocol   string
 	z          *compression // nil unless permessage-deflate is in use
 	reqPacked  string       // the request headers, packed
+	respPacked string       // a server's ResponseWriter headers, packed
 	respHeader http.Header  // on a client; a server builds it when asked
 
 	// server side, before Start

@@ -123,6 +123,11 @@ func (c *Conn) opening() bool {
 func (c *Conn) accept(ctx context.Context) error {
 	w := c.w
 	c.w = nil
+	// Headers that middleware set, such as cookies or CORS, go with the
+	// 101, as net/http would send them with any other answer.
+	if h := w.Header(); len(h) > 0 {
+		c.respPacked = packHeader(h)
+	}
 	if a, ok := w.(transport.Attacher); ok {
 		// The transport may call Opened as soon as Attach returns, from
 		// another goroutine: c.mu makes it wait until c is set up.
@@ -192,7 +197,7 @@ func (c *Conn) accept(ctx context.Context) error {
 // with putResponse once written: a server makes one per handshake.
 func (c *Conn) response() *[]byte {
 	bp := respBufs.Get().(*[]byte)
-	*bp = handshake.AppendResponse((*bp)[:0], handshake.AcceptKey(c.key), c.protocol, c.Extensions(), c.opts.AdditionalHeaders)
+	*bp = handshake.AppendResponse((*bp)[:0], handshake.AcceptKey(c.key), c.protocol, c.Extensions(), c.extraHeaders())
 	return bp
 }
 
@@ -202,6 +207,21 @@ func putResponse(bp *[]byte) {
 	if cap(*bp) <= 4096 {
 		respBufs.Put(bp)
 	}
+}
+
+// extraHeaders returns the headers a server adds to its 101 response: the
+// ResponseWriter's, then Options.AdditionalHeaders under other names.
+func (c *Conn) extraHeaders() http.Header {
+	if c.respPacked == "" {
+		return c.opts.AdditionalHeaders
+	}
+	h := unpackHeader(c.respPacked)
+	for k, v := range c.opts.AdditionalHeaders {
+		if _, ok := h[http.CanonicalHeaderKey(k)]; !ok {
+			h[k] = v
+		}
+	}
+	return h
 }
 
 // serverResponseHeader returns the headers of the 101 response.
@@ -217,8 +237,8 @@ func (c *Conn) serverResponseHeader() http.Header {
 	if e := c.Extensions(); e != "" {
 		h.Set("Sec-WebSocket-Extensions", e)
 	}
-	for k, v := range c.opts.AdditionalHeaders {
-		if h.Get(k) == "" {
+	for k, v := range c.extraHeaders() {
+		if h.Get(k) == "" && !strings.EqualFold(k, "Content-Length") && !strings.EqualFold(k, "Transfer-Encoding") {
 			h[http.CanonicalHeaderKey(k)] = v
 		}
 	}
