@@ -119,8 +119,9 @@ type pendingPing struct {
 }
 
 // Conn is a WebSocket connection, server or client side. Its methods are
-// safe for concurrent use. Event handlers run one at a time, in order, on
-// the connection's own goroutine.
+// safe for concurrent use. Event handlers run one at a time, in order: on
+// the connection's own goroutine, or on a worker of a transport that runs
+// connections itself, such as package eventloop.
 type Conn struct {
 	m     proto.Machine
 	opts  *Options // shared, not copied: it must not change once in use
