@@ -87,4 +87,3 @@ type SendOptions struct {
 	// or with the error that stopped them. It runs before Send returns.
 	Callback func(error)
 }
-
