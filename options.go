@@ -115,7 +115,8 @@ type Options struct {
 	// Basic, or SOCKS5 username and password). A nil URL and nil error
 	// mean no proxy: a Proxy that always returns nil, nil turns proxies
 	// off. Nil means http.ProxyFromEnvironment (HTTPS_PROXY, HTTP_PROXY,
-	// NO_PROXY), which never proxies localhost or loopback addresses. A
+	// NO_PROXY, read once per process), which never proxies localhost or
+	// loopback addresses. A
 	// proxy that refuses the tunnel fails Start with a *ProxyError. An
 	// https:// proxy is reached with TLS configured by TLSConfig, its
 	// ServerName set to the proxy's host.

@@ -27,6 +27,7 @@ type ProxyError struct {
 	Reason string // the status line, or what the SOCKS5 proxy answered
 }
 
+// Error names the proxy, the server's address and the refusal.
 func (e *ProxyError) Error() string {
 	return fmt.Sprintf("wsd: proxy %s refused a tunnel to %s: %s", e.Proxy, e.Addr, e.Reason)
 }
