@@ -22,7 +22,6 @@ import (
 
 func echoCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("wsd echo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:9001", "address to listen on")
 	protocols := fs.String("protocols", "", "comma-separated subprotocols to accept")
 	hsTimeout := fs.Duration("handshake-timeout", 10*time.Second, "time limit for a client to send its handshake request")
@@ -30,8 +29,13 @@ func echoCmd(args []string, stdout, stderr io.Writer) int {
 	origins := fs.String("origin", "", "comma-separated host[:port] patterns of other origins whose pages may connect (* for any)")
 	deflate := fs.Bool("deflate", true, "accept permessage-deflate offers and compress every echo (-deflate=false declines them)")
 	engine := fs.String("engine", "goroutine", "transport: goroutine (net/http, a goroutine per connection) or epoll (event loops)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	rest, code := parseCommand(fs, args, echoHelp, stdout, stderr)
+	if code >= 0 {
+		return code
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(stderr, "wsd echo: unexpected argument %q\n", rest[0])
+		return exitUsage
 	}
 	if *engine != "goroutine" && *engine != "epoll" {
 		fmt.Fprintf(stderr, "wsd echo: unknown engine %q: want goroutine or epoll\n", *engine)
