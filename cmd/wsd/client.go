@@ -219,7 +219,7 @@ func clientCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		defer cancel()
 	}
 	if err := c.Start(ctx); err != nil {
-		code := connectExit(err, dialed.Load(), ctx.Err() != nil)
+		code := connectExit(err, u.Scheme == "wss", dialed.Load(), ctx.Err() != nil)
 		if code == exitTimeout {
 			err = fmt.Errorf("timed out after %v while connecting: %w", f.timeout, err)
 		}
@@ -319,7 +319,7 @@ func clientCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if f.output != "ndjson" {
 		logf("closed: %d %s", closeCode, closeReason)
 	}
-	normal := closeCode == 1000 || closeCode == 1001 || (weClosed.Load() && closeCode != 1006)
+	normal := closeCode == 1000 || closeCode == 1001 || (weClosed.Load() && closeCode == f.closeCode)
 	switch {
 	case !normal:
 		return exitClosed

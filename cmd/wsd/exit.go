@@ -37,10 +37,10 @@ const exitCodesHelp = `Exit status of wsd client (and of the other commands wher
   8  closed normally before -count or -until was met
 `
 
-// connectExit classifies an error from Start. dialed says whether the TCP
-// connection (through the proxy, if any) was made; timedOut whether the
-// -timeout deadline passed.
-func connectExit(err error, dialed, timedOut bool) int {
+// connectExit classifies an error from Start. secure says whether the URL
+// was wss://, dialed whether the TCP connection (through the proxy, if
+// any) was made, timedOut whether the -timeout deadline passed.
+func connectExit(err error, secure, dialed, timedOut bool) int {
 	var he *wsd.HandshakeError
 	switch {
 	case timedOut && errors.Is(err, context.DeadlineExceeded):
@@ -49,7 +49,7 @@ func connectExit(err error, dialed, timedOut bool) int {
 		return exitHandshake
 	case !dialed:
 		return exitConnect
-	case isTLSError(err):
+	case secure && isTLSError(err):
 		return exitTLS
 	}
 	return exitConnect
@@ -66,5 +66,7 @@ func isTLSError(err error) bool {
 	)
 	return errors.As(err, &ve) || errors.As(err, &ae) || errors.As(err, &re) ||
 		errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) ||
-		strings.Contains(err.Error(), "TLS handshake")
+		// TLS alerts, such as a server's "certificate required" after
+		// a TLS 1.3 handshake, are of an unexported type.
+		strings.Contains(err.Error(), "TLS handshake") || strings.Contains(err.Error(), "tls: ")
 }
