@@ -185,9 +185,8 @@ func clientCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		pr.message("in", m.Type == wsd.TextMessage, m.Data)
 		if f.echo {
-			if c.Send(m.Data, wsd.SendOptions{Type: m.Type}) == nil {
-				pr.message("out", m.Type == wsd.TextMessage, m.Data)
-			}
+			pr.message("out", m.Type == wsd.TextMessage, m.Data)
+			c.Send(m.Data, wsd.SendOptions{Type: m.Type})
 		}
 		received++
 		if (f.count > 0 && received >= f.count) || (until != nil && until.Match(m.Data)) {
@@ -243,11 +242,9 @@ func clientCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		} else if !utf8.Valid(data) {
 			return errors.New("a message is not valid UTF-8: send it with -binary")
 		}
-		if err := c.Send(data, wsd.SendOptions{Type: typ}); err != nil {
-			return err
-		}
+		// Logged first, so that an echo never comes before its message.
 		pr.message("out", typ == wsd.TextMessage, data)
-		return nil
+		return c.Send(data, wsd.SendOptions{Type: typ})
 	}
 	sendErr := make(chan error, 1)
 	if !f.echo {
