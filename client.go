@@ -44,14 +44,14 @@ func NewClient(rawURL string, opts *Options) (*Conn, error) {
 		}
 	}
 	c := newConn(proto.Client, opts)
-	c.url = rawURL
+	c.key = rawURL
 	return c, nil
 }
 
 func (c *Conn) dial(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.handshakeTimeout())
 	defer cancel()
-	u, _ := url.Parse(c.url)
+	u, _ := url.Parse(c.key)
 	addr := u.Host
 	if u.Port() == "" {
 		port := "80"
@@ -73,7 +73,10 @@ func (c *Conn) dial(ctx context.Context) error {
 		nc.Close()
 		return err
 	}
-	c.begin(c.nc, leftover)
+	if !c.begin(c.nc, leftover) {
+		c.nc.Close()
+		return errCanceled
+	}
 	return nil
 }
 
