@@ -410,13 +410,3 @@ func wholeReader(r io.Reader) iter.Seq[[]byte] {
 		}
 	}
 }
-
-// isTerminal says whether r is a terminal.
-func isTerminal(r any) bool {
-	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}

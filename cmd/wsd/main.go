@@ -29,6 +29,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "echo":
 		code = echoCmd(args[1:], stdout, stderr)
+	case "serve":
+		code = serveCmd(args[1:], stdout, stderr)
 	case "client":
 		code = clientCmd(args[1:], stdin, stdout, stderr)
 	case "help", "-h", "-help", "--help":

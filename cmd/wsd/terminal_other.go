@@ -1,0 +1,16 @@
+//go:build !linux
+
+package main
+
+import "os"
+
+// isTerminal says whether r is a character device, the nearest guess at
+// a terminal without termios calls.
+func isTerminal(r any) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
