@@ -31,6 +31,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		code = echoCmd(args[1:], stdout, stderr)
 	case "serve":
 		code = serveCmd(args[1:], stdout, stderr)
+	case "bench":
+		code = benchCmd(args[1:], stdout, stderr)
 	case "client":
 		code = clientCmd(args[1:], stdin, stdout, stderr)
 	case "help", "-h", "-help", "--help":
