@@ -166,8 +166,16 @@ func clientCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 
 	pr := &printer{w: stdout, format: f.output, pretty: f.pretty}
+	var editor *lineEditor
 	if interactive {
 		pr.prefix = "< "
+		// Without raw mode (on some systems), the terminal's own line
+		// editing serves.
+		if editor, err = newLineEditor(stdin.(*os.File), stderr, &pr.mu); err == nil {
+			defer editor.restore()
+			pr.editor = editor
+			defer pr.detach()
+		}
 	}
 	logf := func(format string, a ...any) { pr.log(stderr, format, a...) }
 	goal := f.count > 0 || until != nil
@@ -261,8 +269,8 @@ func clientCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				switch {
 				case f.stdinWhole:
 					lines = wholeReader(stdin)
-				case interactive:
-					lines = terminalLines(stdin, stderr, &pr.mu)
+				case editor != nil:
+					lines = editor.lines()
 				default:
 					lines = lineReader(stdin)
 				}
@@ -305,6 +313,7 @@ func clientCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return exitTimeout
 	}
+	pr.detach()
 	// Done is closed after the close handler ran, so its results are visible.
 	switch {
 	case protoErr != nil:

@@ -16,9 +16,10 @@ import (
 type printer struct {
 	mu     sync.Mutex
 	w      io.Writer
-	format string // text, ndjson or raw
-	pretty bool   // indent JSON text messages (text format)
-	prefix string // before each received message in text format, "< " on a terminal
+	format string      // text, ndjson or raw
+	pretty bool        // indent JSON text messages (text format)
+	prefix string      // before each received message in text format, "< " on a terminal
+	editor *lineEditor // if set, messages are printed above the line being typed
 }
 
 // event is one line of ndjson output.
@@ -40,6 +41,10 @@ func validFormat(f string) bool { return f == "text" || f == "ndjson" || f == "r
 func (p *printer) message(dir string, text bool, data []byte) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if dir == "in" && p.editor != nil {
+		p.editor.hide()
+		defer p.editor.show()
+	}
 	switch {
 	case p.format == "ndjson":
 		e := event{Dir: dir, Type: "binary", Size: len(data)}
@@ -101,6 +106,20 @@ func (p *printer) event(e event) {
 // log writes a line of diagnostics, in turn with the messages.
 func (p *printer) log(w io.Writer, format string, args ...any) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.editor != nil {
+		p.editor.hide()
+		defer p.editor.show()
+	}
 	fmt.Fprintf(w, format+"\n", args...)
+}
+
+// detach stops redrawing the line being typed, once input is over.
+func (p *printer) detach() {
+	p.mu.Lock()
+	if p.editor != nil {
+		p.editor.hide()
+		p.editor = nil
+	}
 	p.mu.Unlock()
 }

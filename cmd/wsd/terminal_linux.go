@@ -31,3 +31,20 @@ func setTermios(fd uintptr, t *syscall.Termios) error {
 	}
 	return nil
 }
+
+// makeRaw turns off the terminal's line editing and echo, keeping its
+// signals (Ctrl-C) and output processing, and returns the undo.
+func makeRaw(f *os.File) (func(), error) {
+	old, err := getTermios(f.Fd())
+	if err != nil {
+		return nil, err
+	}
+	raw := *old
+	raw.Lflag &^= syscall.ICANON | syscall.ECHO | syscall.IEXTEN
+	raw.Iflag &^= syscall.ICRNL | syscall.IXON
+	raw.Cc[syscall.VMIN], raw.Cc[syscall.VTIME] = 1, 0
+	if err := setTermios(f.Fd(), &raw); err != nil {
+		return nil, err
+	}
+	return func() { setTermios(f.Fd(), old) }, nil
+}

@@ -2,7 +2,10 @@
 
 package main
 
-import "os"
+import (
+	"errors"
+	"os"
+)
 
 // isTerminal says whether r is a character device, the nearest guess at
 // a terminal without termios calls.
@@ -13,4 +16,9 @@ func isTerminal(r any) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// makeRaw is not done here: lines are read as the terminal gives them.
+func makeRaw(*os.File) (func(), error) {
+	return nil, errors.ErrUnsupported
 }
