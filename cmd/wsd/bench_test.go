@@ -165,3 +165,42 @@ func TestBenchFailures(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchHandshakeFlags checks -H, -protocol and the TLS flags.
+func TestBenchHandshakeFlags(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	url := serverOpts(t, &wsd.Options{AcceptProtocols: []string{"v2"}}, func(ws *wsd.Conn) {
+		ws.OnOpen(func() {
+			mu.Lock()
+			seen[ws.RequestHeader().Get("X-Load")+" "+ws.Protocol()]++
+			mu.Unlock()
+		})
+		ws.OnMessage(func(m wsd.Message) { ws.Send(m.Data, wsd.SendOptions{Type: m.Type}) })
+	})
+	br, r := benchJSON(t, "-H", "X-Load: yes", "-protocol", "v1,v2", "-conns", "3", "-duration", "100ms", url)
+	mu.Lock()
+	if r.code != 0 || br.Connected != 3 || seen["yes v2"] != 3 {
+		t.Errorf("exit %d, server saw %v", r.code, seen)
+	}
+	mu.Unlock()
+
+	p := newPKI(t)
+	tlsURL, _ := startServer(t, "serve", "-cert", p.serverCert, "-key", p.serverKey, "-exec", "cat")
+	mutual, _ := startServer(t, "serve", "-cert", p.serverCert, "-key", p.serverKey, "-cacert", p.ca, "-exec", "cat")
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{tlsURL}, exitTLS},
+		{[]string{"-cacert", p.ca, tlsURL}, 0},
+		{[]string{"-insecure", tlsURL}, 0},
+		{[]string{"-cacert", p.ca, mutual}, exitTLS},
+		{[]string{"-cacert", p.ca, "-cert", p.clientCert, "-key", p.clientKey, mutual}, 0},
+	} {
+		br, r := benchJSON(t, append(tc.args, "-conns", "2", "-duration", "200ms", "-size", "10")...)
+		if r.code != tc.code || (tc.code == 0 && br.Messages == 0) || (tc.code != 0 && br.Errors["tls"] != 2) {
+			t.Errorf("%q: exit %d, %d echoes, errors %v", tc.args, r.code, br.Messages, br.Errors)
+		}
+	}
+}

@@ -41,7 +41,7 @@ its WebSocket share one address. Stops on SIGINT or SIGTERM, closing
 connections with 1001.
 
 Examples:
-  # A counter per connection, and the page that shows it.
+  # A counter for each connection.
   wsd serve -addr 127.0.0.1:8080 -exec 'sh -c "for i in 1 2 3; do echo $i; sleep 1; done"'
   # A chat room behind TLS, with its page.
   wsd serve -addr :8443 -cert cert.pem -key key.pem -static ./public
