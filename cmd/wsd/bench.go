@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -57,6 +58,7 @@ type benchFlags struct {
 // bench is the state of a run, shared by its connections.
 type bench struct {
 	f         benchFlags
+	pattern   pattern // what messages are cut from
 	latency   hist
 	connect   hist
 	measuring atomic.Bool
@@ -80,23 +82,24 @@ func (b *bench) fail(kind string, err error) {
 
 const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
-// fill writes message seq of connection id: a pattern that differs from
-// message to message, so that a misplaced echo is caught.
-func fill(p []byte, id int, seq uint64) {
-	k := id + int(seq*13)
+// pattern is the alphabet repeated, long enough for any message at any
+// of the 64 offsets; filling and checking a message are then a copy and
+// a compare.
+type pattern []byte
+
+func newPattern(size int) pattern {
+	p := make(pattern, size+len(alphabet))
 	for i := range p {
-		p[i] = alphabet[(k+i)&63]
+		p[i] = alphabet[i%len(alphabet)]
 	}
+	return p
 }
 
-func matches(p []byte, id int, seq uint64) bool {
-	k := id + int(seq*13)
-	for i, c := range p {
-		if c != alphabet[(k+i)&63] {
-			return false
-		}
-	}
-	return true
+// message returns message seq of connection id: the pattern at an offset
+// that differs from message to message, so that a misplaced echo is caught.
+func (p pattern) message(id int, seq uint64, size int) []byte {
+	k := (id + int(seq*13)) % len(alphabet)
+	return p[k : k+size]
 }
 
 // benchConn is one connection of the load.
@@ -104,7 +107,6 @@ type benchConn struct {
 	b       *bench
 	id      int
 	c       *wsd.Conn
-	buf     []byte
 	typ     wsd.MessageType
 	mu      sync.Mutex
 	due     []time.Time // when each message in flight was due, oldest first
@@ -121,8 +123,8 @@ func (bc *benchConn) send(t time.Time) error {
 		bc.due = append(bc.due, t)
 	}
 	bc.mu.Unlock()
-	fill(bc.buf, bc.id, seq)
-	if err := bc.c.Send(bc.buf, wsd.SendOptions{Type: bc.typ}); err != nil {
+	msg := bc.b.pattern.message(bc.id, seq, bc.b.f.size)
+	if err := bc.c.Send(msg, wsd.SendOptions{Type: bc.typ}); err != nil {
 		return err
 	}
 	bc.b.sent.Add(1)
@@ -150,7 +152,7 @@ func (bc *benchConn) onMessage(m wsd.Message) {
 	seq := bc.recvSeq
 	bc.recvSeq++
 	bc.mu.Unlock()
-	if m.Type != bc.typ || len(m.Data) != len(bc.buf) || !matches(m.Data, bc.id, seq) {
+	if m.Type != bc.typ || !bytes.Equal(m.Data, b.pattern.message(bc.id, seq, b.f.size)) {
 		b.fail("wrong echo", fmt.Errorf("connection %d, message %d: echo of %d bytes (%v) differs from what was sent", bc.id, seq, len(m.Data), m.Type))
 		return
 	}
@@ -226,7 +228,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		return usageErr("%v", err)
 	}
 
-	b := &bench{f: f, errs: map[string]int{}, firstErr: map[string]error{}}
+	b := &bench{f: f, pattern: newPattern(f.size), errs: map[string]int{}, firstErr: map[string]error{}}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	progress := isTerminal(stderr) && !f.json
@@ -359,7 +361,7 @@ func (b *bench) dial(ctx context.Context, id int, rawURL string, opts *wsd.Optio
 		b.fail("connect", err)
 		return nil
 	}
-	bc := &benchConn{b: b, id: id, c: c, buf: make([]byte, b.f.size), typ: wsd.TextMessage}
+	bc := &benchConn{b: b, id: id, c: c, typ: wsd.TextMessage}
 	if b.f.binary {
 		bc.typ = wsd.BinaryMessage
 	}
