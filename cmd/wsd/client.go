@@ -323,7 +323,7 @@ func clientCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	if f.output != "ndjson" {
-		logf("closed: %d %s", closeCode, closeReason)
+		logf("closed: %s", strings.TrimSpace(fmt.Sprintf("%d %s", closeCode, closeReason)))
 	}
 	normal := closeCode == 1000 || closeCode == 1001 || (weClosed.Load() && closeCode == f.closeCode)
 	switch {
