@@ -166,16 +166,8 @@ func clientCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 
 	pr := &printer{w: stdout, format: f.output, pretty: f.pretty}
-	var editor *lineEditor
 	if interactive {
 		pr.prefix = "< "
-		// Without raw mode (on some systems), the terminal's own line
-		// editing serves.
-		if editor, err = newLineEditor(stdin.(*os.File), stderr, &pr.mu); err == nil {
-			defer editor.restore()
-			pr.editor = editor
-			defer pr.detach()
-		}
 	}
 	logf := func(format string, a ...any) { pr.log(stderr, format, a...) }
 	goal := f.count > 0 || until != nil
@@ -233,16 +225,26 @@ func clientCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "wsd client: %v\n", err)
 		return code
 	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	// Raw mode only once Ctrl-C is caught, so that the terminal is always
+	// restored. Without raw mode (on some systems), the terminal's own
+	// line editing serves.
+	var editor *lineEditor
+	if interactive {
+		if editor, err = newLineEditor(stdin.(*os.File), stderr, &pr.mu); err == nil {
+			defer editor.restore()
+			pr.attach(editor)
+			defer pr.detach()
+		}
+	}
 	if f.verbose {
 		logHandshake(pr, stderr, u, c)
 	}
 	if interactive || f.verbose {
 		logf("connected%s", agreed(c))
 	}
-
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sig)
 	send := func(data []byte) error {
 		typ := wsd.TextMessage
 		if f.binary {

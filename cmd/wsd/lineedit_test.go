@@ -16,8 +16,37 @@ import (
 
 // tmux runs wsd in a real terminal: keys are typed, the screen is read.
 type tmux struct {
-	t      *testing.T
-	socket string
+	t        *testing.T
+	socket   string
+	exitFile string
+}
+
+// newTmux runs the shell command in a new tmux server of the test's own,
+// which the test's cleanup kills.
+func newTmux(t *testing.T, command string) *tmux {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("no tmux")
+	}
+	m := &tmux{t: t, socket: fmt.Sprintf("wsd-test-%d-%d", os.Getpid(), time.Now().UnixNano()), exitFile: filepath.Join(t.TempDir(), "exit")}
+	m.run("new-session", "-d", "-x", "100", "-y", "20", fmt.Sprintf("%s; echo $? > %s; sleep 60", command, m.exitFile))
+	t.Cleanup(func() { exec.Command("tmux", "-L", m.socket, "kill-server").Run() })
+	return m
+}
+
+// exitCode waits for the command to end and returns its exit status.
+func (m *tmux) exitCode() string {
+	m.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(m.exitFile)
+		if s := strings.TrimSpace(string(b)); s != "" {
+			return s
+		}
+		if time.Now().After(deadline) {
+			m.t.Fatal("the command did not exit")
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
 }
 
 func (m *tmux) run(args ...string) string {
@@ -46,9 +75,6 @@ func (m *tmux) waitScreen(want string) string {
 }
 
 func TestClientLineEditing(t *testing.T) {
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("no tmux")
-	}
 	got := make(chan string, 10)
 	url := server(t, func(ws *wsd.Conn) {
 		ws.OnMessage(func(m wsd.Message) {
@@ -59,11 +85,7 @@ func TestClientLineEditing(t *testing.T) {
 			}
 		})
 	})
-	exitFile := filepath.Join(t.TempDir(), "exit")
-	m := &tmux{t, fmt.Sprintf("wsd-test-%d", os.Getpid())}
-	m.run("new-session", "-d", "-x", "100", "-y", "20",
-		fmt.Sprintf("%s client %s; echo $? > %s; sleep 60", wsdBin, url, exitFile))
-	t.Cleanup(func() { exec.Command("tmux", "-L", m.socket, "kill-server").Run() })
+	m := newTmux(t, wsdBin+" client "+url)
 	m.waitScreen("connected")
 
 	for _, tc := range []struct {
@@ -97,18 +119,33 @@ func TestClientLineEditing(t *testing.T) {
 	// Ctrl-D on an empty line closes normally.
 	m.run("send-keys", "C-u", "C-d")
 	m.waitScreen("closed: 1000")
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		b, _ := os.ReadFile(exitFile)
-		if s := strings.TrimSpace(string(b)); s != "" {
-			if s != "0" {
-				t.Errorf("exit %s", s)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("wsd client did not exit")
-		}
-		time.Sleep(30 * time.Millisecond)
+	if code := m.exitCode(); code != "0" {
+		t.Errorf("exit %s", code)
+	}
+}
+
+func TestClientInterrupt(t *testing.T) {
+	url, _ := echoRecorder(t, nil)
+	m := newTmux(t, wsdBin+" client "+url+"; c=$?; stty -a | grep -o -- '-*icanon'; (exit $c)")
+	m.waitScreen("connected")
+	m.run("send-keys", "C-c")
+	m.waitScreen("closed: 1000")
+	if code := m.exitCode(); code != "0" {
+		t.Errorf("exit %s after Ctrl-C", code)
+	}
+	// The terminal is back in line mode.
+	screen := m.waitScreen("icanon")
+	if strings.Contains(screen, "-icanon") {
+		t.Errorf("terminal left in raw mode:\n%s", screen)
+	}
+}
+
+func TestBenchProgress(t *testing.T) {
+	url, _ := startServer(t, "echo")
+	m := newTmux(t, wsdBin+" bench -conns 2 -duration 2500ms "+url)
+	m.waitScreen("messages/s  p99")
+	m.waitScreen("errors     none")
+	if code := m.exitCode(); code != "0" {
+		t.Errorf("exit %s", code)
 	}
 }

@@ -114,6 +114,13 @@ func (p *printer) log(w io.Writer, format string, args ...any) {
 	fmt.Fprintf(w, format+"\n", args...)
 }
 
+// attach prints messages above the line being typed in e.
+func (p *printer) attach(e *lineEditor) {
+	p.mu.Lock()
+	p.editor = e
+	p.mu.Unlock()
+}
+
 // detach stops redrawing the line being typed, once input is over.
 func (p *printer) detach() {
 	p.mu.Lock()
