@@ -129,8 +129,7 @@ func clientCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return usageErr("-send %q is not valid UTF-8: send it with -binary", s)
 		}
 	}
-	terminal := isTerminal(stdin)
-	interactive := len(f.sends) == 0 && !f.echo && terminal
+	interactive := len(f.sends) == 0 && !f.echo && isTerminal(stdin)
 	if len(f.sends) == 0 && !f.echo {
 		out = []outgoing{{stdin: true}}
 	}
@@ -242,8 +241,10 @@ func clientCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if f.verbose {
 		logHandshake(pr, stderr, u, c)
 	}
-	if interactive || f.verbose {
-		logf("connected%s", agreed(c))
+	// What was agreed goes to stderr even in scripts, as it can differ
+	// from what was asked.
+	if a := agreed(c); interactive || f.verbose || a != "" {
+		logf("connected%s", a)
 	}
 	send := func(data []byte) error {
 		typ := wsd.TextMessage

@@ -285,9 +285,9 @@ func TestClientPretty(t *testing.T) {
 
 func TestClientVerboseHandshake(t *testing.T) {
 	url, rec := echoRecorder(t, &wsd.Options{AcceptProtocols: []string{"chat"}})
-	// Without -v, the agreed protocol is not printed and stdout has the message only.
+	// Without -v, only what was agreed is printed, and stdout has the message only.
 	r := runWsd(t, "", "client", "-protocol", "chat", "-send", "x", "-count", "1", url)
-	if r.stderr != "" || r.stdout != "x\n" {
+	if r.stderr != "connected, protocol \"chat\"\n" || r.stdout != "x\n" {
 		t.Errorf("quiet run: stdout %q, stderr %q", r.stdout, r.stderr)
 	}
 	r = runWsd(t, "", "client", "-v", "-deflate", "-protocol", "other,chat", "-H", "X-Trace: 42", "-send", "x", "-count", "1", url+"/path?q=1")
