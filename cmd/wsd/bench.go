@@ -66,6 +66,7 @@ type bench struct {
 	messages  atomic.Uint64 // echoes (or messages, with -no-echo) in the window
 	bytes     atomic.Uint64
 	sent      atomic.Uint64
+	deflated  atomic.Int64 // connections that agreed permessage-deflate
 	mu        sync.Mutex
 	errs      map[string]int
 	firstErr  map[string]error
@@ -384,6 +385,9 @@ func (b *bench) dial(ctx context.Context, id int, rawURL string, opts *wsd.Optio
 		return nil
 	}
 	b.connect.record(time.Since(t0))
+	if c.Extensions() != "" {
+		b.deflated.Add(1)
+	}
 	return bc
 }
 
@@ -416,6 +420,7 @@ type benchResult struct {
 	Size         int               `json:"size"`
 	Binary       bool              `json:"binary"`
 	Deflate      bool              `json:"deflate"`
+	Deflated     int64             `json:"deflate_agreed"`
 	Rate         float64           `json:"rate"`
 	Seconds      float64           `json:"seconds"`
 	ConnectMs    float64           `json:"connect_ms"`
@@ -451,7 +456,7 @@ func (p percentiles) String() string {
 func (b *bench) report(w io.Writer, rawURL string, connected int, connectTime, elapsed time.Duration) {
 	r := benchResult{
 		URL: rawURL, Conns: b.f.conns, Connected: connected, Size: b.f.size, Binary: b.f.binary,
-		Deflate: b.f.deflate, Rate: b.f.rate, Seconds: elapsed.Seconds(),
+		Deflate: b.f.deflate, Deflated: b.deflated.Load(), Rate: b.f.rate, Seconds: elapsed.Seconds(),
 		ConnectMs: float64(connectTime.Microseconds()) / 1000, Handshake: percentilesOf(&b.connect),
 		Sent: b.sent.Load(), Messages: b.messages.Load(), Errors: map[string]int{}, ErrorSamples: map[string]string{},
 	}
@@ -482,11 +487,11 @@ func (b *bench) report(w io.Writer, rawURL string, connected int, connectTime, e
 	if b.f.binary {
 		typ = "binary"
 	}
-	if b.f.deflate {
-		typ += ", deflate"
-	}
 	fmt.Fprintf(w, "target     %s: %d connections, %d-byte %s messages, %s\n", rawURL, b.f.conns, b.f.size, typ, mode)
 	fmt.Fprintf(w, "connect    %d connected in %.1fms; handshake %v\n", connected, r.ConnectMs, r.Handshake)
+	if b.f.deflate {
+		fmt.Fprintf(w, "deflate    agreed on %d of %d connections\n", r.Deflated, connected)
+	}
 	if connected > 0 {
 		what := "round trips"
 		if b.f.noEcho {
@@ -496,6 +501,9 @@ func (b *bench) report(w io.Writer, rawURL string, connected int, connectTime, e
 	}
 	if r.Latency != nil && connected > 0 {
 		fmt.Fprintf(w, "latency    %v\n", r.Latency)
+		if r.Messages == 0 && r.Sent > 0 {
+			fmt.Fprintln(w, "           no echo came back: if the server does not echo, use -no-echo")
+		}
 	}
 	if len(r.Errors) == 0 {
 		fmt.Fprintln(w, "errors     none")

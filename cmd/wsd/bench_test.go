@@ -89,8 +89,8 @@ func TestBenchMessageFlags(t *testing.T) {
 			t.Errorf("%q: exit %d, types %v, sizes %v", tc.args, r.code, types, sizes)
 		}
 		deflated := exts[""] == 0 && len(exts) == 1
-		if deflated != tc.deflate {
-			t.Errorf("%q: extensions %v", tc.args, exts)
+		if deflated != tc.deflate || (br.Deflated == 2) != tc.deflate {
+			t.Errorf("%q: extensions %v, %d agreed", tc.args, exts, br.Deflated)
 		}
 		mu.Unlock()
 	}
@@ -126,6 +126,12 @@ func TestBenchNoEcho(t *testing.T) {
 	br, r := benchJSON(t, "-no-echo", "-rate", "100", "-conns", "2", "-duration", "500ms", url)
 	if r.code != 0 || br.Messages < 50 || br.Latency != nil || br.Sent < 30 {
 		t.Errorf("exit %d: %+v", r.code, br)
+	}
+	// A server that says nothing gets a hint.
+	silent := server(t, func(ws *wsd.Conn) {})
+	r = runWsd(t, "", "bench", "-conns", "1", "-duration", "200ms", silent)
+	if r.code != 0 || !strings.Contains(r.stdout, "use -no-echo") {
+		t.Errorf("silent server: exit %d, %q", r.code, r.stdout)
 	}
 	// Without -no-echo the ticks are messages that echo nothing.
 	br, r = benchJSON(t, "-conns", "1", "-duration", "300ms", url)
