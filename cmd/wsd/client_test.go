@@ -421,8 +421,13 @@ type connectProxy struct {
 }
 
 func newConnectProxy(t *testing.T, target string) *connectProxy {
+	return startConnectProxy(t, target, nil)
+}
+
+// startConnectProxy starts the proxy, behind TLS with cert if not nil.
+func startConnectProxy(t *testing.T, target string, cert *tls.Certificate) *connectProxy {
 	p := &connectProxy{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		p.asked = append(p.asked, r.Method+" "+r.Host)
 		p.auth = append(p.auth, r.Header.Get("Proxy-Authorization"))
@@ -447,9 +452,39 @@ func newConnectProxy(t *testing.T, target string) *connectProxy {
 		io.Copy(nc, up)
 		nc.Close()
 	}))
+	if cert != nil {
+		srv.TLS = &tls.Config{Certificates: []tls.Certificate{*cert}}
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(srv.Close)
 	p.url = srv.URL
 	return p
+}
+
+func TestClientProxyTLS(t *testing.T) {
+	url, _ := echoRecorder(t, nil)
+	pk := newPKI(t)
+	cert, err := tls.LoadX509KeyPair(pk.serverCert, pk.serverKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startConnectProxy(t, strings.TrimPrefix(url, "ws://"), &cert)
+	for _, tc := range []struct {
+		env  string
+		code int
+	}{
+		{"SSL_CERT_FILE=" + pk.ca, 0},                   // the proxy's CA is trusted
+		{"SSL_CERT_FILE=" + pk.clientCert, exitConnect}, // it is not
+	} {
+		cmd := exec.Command(wsdBin, "client", "-proxy", p.url, "-send", "hi", "-count", "1", "-timeout", "5s", url)
+		cmd.Env = append(cleanEnv(), tc.env, "SSL_CERT_DIR=/nonexistent")
+		r := runCmd(t, cmd, "")
+		if r.code != tc.code {
+			t.Errorf("%s: exit %d, want %d; stderr %q", tc.env, r.code, tc.code, r.stderr)
+		}
+	}
 }
 
 func TestClientProxy(t *testing.T) {
