@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -136,7 +137,9 @@ func TestClientExitCodes(t *testing.T) {
 		http.Error(w, "no", http.StatusForbidden)
 	}))
 	defer forbidden.Close()
-	tlsSrv := httptest.NewTLSServer(http.NotFoundHandler())
+	tlsSrv := httptest.NewUnstartedServer(http.NotFoundHandler())
+	quiet(tlsSrv)
+	tlsSrv.StartTLS()
 	defer tlsSrv.Close()
 	silent := server(t, func(ws *wsd.Conn) {})
 	for _, tc := range []struct {
@@ -378,6 +381,7 @@ func TestClientTLS(t *testing.T) {
 	start := func(cfg *tls.Config) string {
 		srv := httptest.NewUnstartedServer(h)
 		srv.TLS = cfg
+		quiet(srv)
 		srv.StartTLS()
 		t.Cleanup(srv.Close)
 		return "wss" + strings.TrimPrefix(srv.URL, "https")
@@ -454,6 +458,7 @@ func startConnectProxy(t *testing.T, target string, cert *tls.Certificate) *conn
 	}))
 	if cert != nil {
 		srv.TLS = &tls.Config{Certificates: []tls.Certificate{*cert}}
+		quiet(srv)
 		srv.StartTLS()
 	} else {
 		srv.Start()
@@ -634,3 +639,7 @@ func fakeServer(t *testing.T, then []byte) string {
 	}()
 	return "ws://" + ln.Addr().String() + "/"
 }
+
+// quiet drops the server's log of failed TLS handshakes, which the tests
+// cause on purpose.
+func quiet(srv *httptest.Server) { srv.Config.ErrorLog = log.New(io.Discard, "", 0) }
