@@ -643,3 +643,19 @@ func fakeServer(t *testing.T, then []byte) string {
 // quiet drops the server's log of failed TLS handshakes, which the tests
 // cause on purpose.
 func quiet(srv *httptest.Server) { srv.Config.ErrorLog = log.New(io.Discard, "", 0) }
+
+// TestClientProxyWSS tunnels TLS to the server through the proxy.
+func TestClientProxyWSS(t *testing.T) {
+	pk := newPKI(t)
+	wss, _ := startServer(t, "serve", "-cert", pk.serverCert, "-key", pk.serverKey, "-exec", "cat")
+	p := newConnectProxy(t, strings.TrimPrefix(wss, "wss://"))
+	r := runWsd(t, "", "client", "-proxy", p.url, "-cacert", pk.ca, "-send", "secret", "-count", "1", "-timeout", "5s", wss)
+	if r.code != 0 || r.stdout != "secret\n" {
+		t.Errorf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.asked) != 1 || p.asked[0] != "CONNECT "+strings.TrimPrefix(wss, "wss://") {
+		t.Errorf("proxy saw %q", p.asked)
+	}
+}
