@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os/signal"
 	"sort"
 	"strings"
@@ -206,11 +205,8 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	case f.rate < 0 || f.connectRate < 0:
 		return usageErr("-rate and -connect-rate cannot be negative")
 	}
-	u, err := url.Parse(rest[0])
-	if err != nil {
-		return usageErr("bad URL: %v", err)
-	}
 	opts := &wsd.Options{AdditionalHeaders: http.Header(f.header), CloseTimeout: 2 * time.Second}
+	var err error
 	if f.deflate {
 		opts.Compression = wsd.CompressionOptions{Mode: wsd.CompressionEnabled, Threshold: -1}
 	}
@@ -220,11 +216,6 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	if opts.TLSConfig, err = f.tls.clientConfig(); err != nil {
 		return usageErr("%v", err)
 	}
-	proxy, err := proxyFor(u, "")
-	if err != nil {
-		return usageErr("%v", err)
-	}
-	opts.DialContext = proxyDialer(proxy)
 	if _, err := wsd.NewClient(rest[0], opts); err != nil {
 		return usageErr("%v", err)
 	}
@@ -236,7 +227,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 
 	// Connect.
 	start := time.Now()
-	conns := b.connectAll(ctx, rest[0], opts, u.Scheme == "wss", progress, stderr)
+	conns := b.connectAll(ctx, rest[0], opts, progress, stderr)
 	connectTime := time.Since(start)
 	if len(conns) == 0 {
 		b.report(stdout, rest[0], 0, connectTime, 0)
@@ -318,7 +309,7 @@ func (bc *benchConn) sendLoop(rate float64, start time.Time) {
 }
 
 // connectAll opens the connections, at -connect-rate if set.
-func (b *bench) connectAll(ctx context.Context, rawURL string, opts *wsd.Options, secure, progress bool, stderr io.Writer) []*benchConn {
+func (b *bench) connectAll(ctx context.Context, rawURL string, opts *wsd.Options, progress bool, stderr io.Writer) []*benchConn {
 	var mu sync.Mutex
 	var conns []*benchConn
 	sem := make(chan struct{}, 64)
@@ -338,7 +329,7 @@ func (b *bench) connectAll(ctx context.Context, rawURL string, opts *wsd.Options
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			bc := b.dial(ctx, i, rawURL, opts, secure)
+			bc := b.dial(ctx, i, rawURL, opts)
 			if bc != nil {
 				mu.Lock()
 				conns = append(conns, bc)
@@ -356,7 +347,7 @@ func (b *bench) connectAll(ctx context.Context, rawURL string, opts *wsd.Options
 }
 
 // dial opens connection id, or records why it could not.
-func (b *bench) dial(ctx context.Context, id int, rawURL string, opts *wsd.Options, secure bool) *benchConn {
+func (b *bench) dial(ctx context.Context, id int, rawURL string, opts *wsd.Options) *benchConn {
 	c, err := wsd.NewClient(rawURL, opts)
 	if err != nil {
 		b.fail("connect", err)
@@ -375,7 +366,7 @@ func (b *bench) dial(ctx context.Context, id int, rawURL string, opts *wsd.Optio
 	t0 := time.Now()
 	if err := c.Start(ctx); err != nil {
 		kind := "connect"
-		switch connectExit(err, secure, true, false) {
+		switch connectExit(err, true, false) {
 		case exitTLS:
 			kind = "tls"
 		case exitHandshake:

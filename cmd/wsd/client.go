@@ -59,7 +59,7 @@ func (f *clientFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.verbose, "v", false, "print the handshake headers, control frames and ping round trips on stderr")
 	fs.DurationVar(&f.ping, "ping", 0, "send a ping at this interval (round trips are printed with -v)")
 	fs.IntVar(&f.closeCode, "close-code", 1000, "close code to send when closing")
-	fs.StringVar(&f.proxy, "proxy", "", "HTTP proxy URL to CONNECT through (default: HTTPS_PROXY, HTTP_PROXY and NO_PROXY)")
+	fs.StringVar(&f.proxy, "proxy", "", "proxy URL: http:// or https:// (CONNECT), socks5:// (default: HTTPS_PROXY, HTTP_PROXY and NO_PROXY)")
 	fs.BoolVar(&f.echo, "echo", false, "send every received message back, with its type, instead of reading stdin")
 	fs.StringVar(&f.protocol, "protocol", "", "subprotocol to offer (comma-separated for several)")
 	fs.BoolVar(&f.deflate, "deflate", false, "offer permessage-deflate, and compress every message sent when agreed")
@@ -148,14 +148,19 @@ func clientCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if opts.TLSConfig, err = f.tls.clientConfig(); err != nil {
 		return usageErr("%v", err)
 	}
-	proxy, err := proxyFor(u, f.proxy)
-	if err != nil {
-		return usageErr("%v", err)
+	if f.proxy != "" {
+		p, err := url.Parse(f.proxy)
+		if err != nil || p.Host == "" || !slices.Contains([]string{"http", "https", "socks5", "socks5h"}, p.Scheme) {
+			return usageErr("-proxy %q: want http://, https://, socks5:// or socks5h:// and a host", f.proxy)
+		}
+		opts.Proxy = http.ProxyURL(p)
 	}
+	// Whether a TCP connection was made (to the proxy, if any) tells a
+	// failure to connect from a later one.
 	var dialed atomic.Bool
-	dial := proxyDialer(proxy)
+	var dialer net.Dialer
 	opts.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		nc, err := dial(ctx, network, addr)
+		nc, err := dialer.DialContext(ctx, network, addr)
 		dialed.Store(err == nil)
 		return nc, err
 	}
@@ -217,7 +222,7 @@ func clientCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		defer cancel()
 	}
 	if err := c.Start(ctx); err != nil {
-		code := connectExit(err, u.Scheme == "wss", dialed.Load(), ctx.Err() != nil)
+		code := connectExit(err, dialed.Load(), ctx.Err() != nil)
 		if code == exitTimeout {
 			err = fmt.Errorf("timed out after %v while connecting: %w", f.timeout, err)
 		}

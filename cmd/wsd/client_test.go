@@ -480,8 +480,8 @@ func TestClientProxyTLS(t *testing.T) {
 		env  string
 		code int
 	}{
-		{"SSL_CERT_FILE=" + pk.ca, 0},                   // the proxy's CA is trusted
-		{"SSL_CERT_FILE=" + pk.clientCert, exitConnect}, // it is not
+		{"SSL_CERT_FILE=" + pk.ca, 0},               // the proxy's CA is trusted
+		{"SSL_CERT_FILE=" + pk.clientCert, exitTLS}, // it is not
 	} {
 		cmd := exec.Command(wsdBin, "client", "-proxy", p.url, "-send", "hi", "-count", "1", "-timeout", "5s", url)
 		cmd.Env = append(cleanEnv(), tc.env, "SSL_CERT_DIR=/nonexistent")
@@ -512,7 +512,7 @@ func TestClientProxy(t *testing.T) {
 		{"HTTP_PROXY", nil, []string{"HTTP_PROXY=" + p.url}, "ws://wsd-test.invalid/", 0, "CONNECT wsd-test.invalid:80", "", false},
 		{"NO_PROXY", nil, []string{"HTTP_PROXY=" + p.url, "NO_PROXY=.invalid"}, "ws://wsd-test.invalid/", exitConnect, "", "", false},
 		{"refused", []string{"-proxy", p.url}, nil, url, exitConnect, "CONNECT " + target, "", true},
-		{"bad proxy URL", []string{"-proxy", "socks5://x"}, nil, url, exitUsage, "", "", false},
+		{"bad proxy URL", []string{"-proxy", "ftp://x"}, nil, url, exitUsage, "", "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p.mu.Lock()
@@ -657,5 +657,69 @@ func TestClientProxyWSS(t *testing.T) {
 	defer p.mu.Unlock()
 	if len(p.asked) != 1 || p.asked[0] != "CONNECT "+strings.TrimPrefix(wss, "wss://") {
 		t.Errorf("proxy saw %q", p.asked)
+	}
+}
+
+// TestClientProxySOCKS5 goes through a minimal SOCKS5 proxy (no
+// authentication, CONNECT only) that records the address asked for.
+func TestClientProxySOCKS5(t *testing.T) {
+	url, _ := echoRecorder(t, nil)
+	target := strings.TrimPrefix(url, "ws://")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	asked := make(chan string, 1)
+	go func() {
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		nc.SetDeadline(time.Now().Add(5 * time.Second))
+		br := bufio.NewReader(nc)
+		hello := make([]byte, 2)
+		io.ReadFull(br, hello) // version, number of methods
+		io.ReadFull(br, make([]byte, hello[1]))
+		nc.Write([]byte{5, 0}) // no authentication
+		req := make([]byte, 4) // version, CONNECT, reserved, address type
+		io.ReadFull(br, req)
+		var host string
+		switch req[3] {
+		case 1:
+			ip := make([]byte, 4)
+			io.ReadFull(br, ip)
+			host = net.IP(ip).String()
+		case 3:
+			n, _ := br.ReadByte()
+			name := make([]byte, n)
+			io.ReadFull(br, name)
+			host = string(name)
+		}
+		port := make([]byte, 2)
+		io.ReadFull(br, port)
+		asked <- net.JoinHostPort(host, fmt.Sprint(int(port[0])<<8|int(port[1])))
+		up, err := net.Dial("tcp", target)
+		if err != nil {
+			return
+		}
+		defer up.Close()
+		nc.Write([]byte{5, 0, 0, 1, 0, 0, 0, 0, 0, 0})
+		nc.SetDeadline(time.Time{})
+		go io.Copy(up, br)
+		io.Copy(nc, up)
+	}()
+	r := runWsd(t, "", "client", "-proxy", "socks5://"+ln.Addr().String(), "-send", "via socks", "-count", "1", "-timeout", "5s", "ws://wsd-test.invalid:1234/")
+	if r.code != 0 || r.stdout != "via socks\n" {
+		t.Errorf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	select {
+	case a := <-asked:
+		if a != "wsd-test.invalid:1234" {
+			t.Errorf("proxy asked for %q", a)
+		}
+	default:
+		t.Error("the proxy was not used")
 	}
 }

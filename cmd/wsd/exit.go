@@ -37,19 +37,22 @@ const exitCodesHelp = `Exit status of wsd client (and of the other commands wher
   8  closed normally before -count or -until was met
 `
 
-// connectExit classifies an error from Start. secure says whether the URL
-// was wss://, dialed whether the TCP connection (through the proxy, if
-// any) was made, timedOut whether the -timeout deadline passed.
-func connectExit(err error, secure, dialed, timedOut bool) int {
+// connectExit classifies an error from Start. dialed says whether the TCP
+// connection (to the proxy, if any) was made, timedOut whether the
+// -timeout deadline passed. TLS fails with the server or an https:// proxy.
+func connectExit(err error, dialed, timedOut bool) int {
 	var he *wsd.HandshakeError
+	var pe *wsd.ProxyError
 	switch {
 	case timedOut && errors.Is(err, context.DeadlineExceeded):
 		return exitTimeout
+	case errors.As(err, &pe):
+		return exitConnect
 	case errors.As(err, &he):
 		return exitHandshake
 	case !dialed:
 		return exitConnect
-	case secure && isTLSError(err):
+	case isTLSError(err):
 		return exitTLS
 	}
 	return exitConnect
