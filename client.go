@@ -52,6 +52,14 @@ func (c *Conn) dial(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.handshakeTimeout())
 	defer cancel()
 	u, _ := url.Parse(c.url)
+	var nc net.Conn // a TLS connection on which HTTP/2 was declined
+	var err error
+	if c.opts.HTTP2 != HTTP2Off {
+		var done bool
+		if nc, done, err = c.dialHTTP2Mode(ctx, u); done {
+			return err
+		}
+	}
 	addr := u.Host
 	if u.Port() == "" {
 		port := "80"
@@ -64,9 +72,10 @@ func (c *Conn) dial(ctx context.Context) error {
 	if dial == nil {
 		dial = (&net.Dialer{}).DialContext
 	}
-	nc, err := dial(ctx, "tcp", addr)
-	if err != nil {
-		return fmt.Errorf("wsd: dial %s: %w", addr, err)
+	if nc == nil {
+		if nc, err = dial(ctx, "tcp", addr); err != nil {
+			return fmt.Errorf("wsd: dial %s: %w", addr, err)
+		}
 	}
 	leftover, err := c.clientHandshake(ctx, nc, u)
 	if err != nil {
@@ -90,7 +99,7 @@ func (c *Conn) clientHandshake(ctx context.Context, nc net.Conn, u *url.URL) ([]
 		}
 		return err
 	}
-	if u.Scheme == "wss" {
+	if u.Scheme == "wss" && !tlsDone(nc) {
 		cfg := c.opts.TLSConfig.Clone()
 		if cfg == nil {
 			cfg = &tls.Config{}

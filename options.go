@@ -95,6 +95,12 @@ type Options struct {
 	// DialContext, if set, opens the client's TCP connection.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 
+	// HTTP2, for clients, chooses whether the WebSocket runs over an
+	// HTTP/2 stream (RFC 8441), sharing one TCP and TLS connection with
+	// the other WebSockets of the same Options to the same host; see
+	// HTTP2Mode. The default is HTTP/1.1.
+	HTTP2 HTTP2Mode
+
 	// Compression configures permessage-deflate (RFC 7692). By default a
 	// server accepts clients' offers and a client makes none; see
 	// CompressionOptions.

@@ -25,7 +25,7 @@ func NewServer(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, er
 	if o == nil {
 		o = &zeroOptions
 	}
-	key, herr := handshake.CheckRequest(r)
+	key, herr := checkRequest(r)
 	if herr == nil {
 		herr = handshake.CheckOrigin(r, o.OriginPatterns)
 	}
@@ -34,7 +34,7 @@ func NewServer(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, er
 		case http.StatusUpgradeRequired:
 			w.Header().Set("Sec-WebSocket-Version", "13")
 		case http.StatusMethodNotAllowed:
-			w.Header().Set("Allow", http.MethodGet)
+			w.Header().Set("Allow", allowedMethod(r))
 		}
 		http.Error(w, herr.Reason, herr.Status)
 		return nil, &HandshakeError{Status: herr.Status, Reason: herr.Reason}
@@ -44,7 +44,7 @@ func NewServer(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, er
 		return nil, err
 	}
 	c := newConn(proto.Server, o)
-	c.w = w
+	c.w = serverWriter(c, w, r)
 	c.reqPacked = packHeader(r.Header)
 	c.key = key
 	if i := strings.Index(c.reqPacked, key); i >= 0 {
@@ -113,6 +113,9 @@ func (c *Conn) accept(ctx context.Context) error {
 			return err
 		}
 		c.join()
+		if s, ok := a.(*h2Stream); ok {
+			s.serve() // the stream ends when the handler returns
+		}
 		return nil
 	}
 	nc, brw, err := http.NewResponseController(w).Hijack()
@@ -180,6 +183,9 @@ func (c *Conn) serverResponseHeader() http.Header {
 		if h.Get(k) == "" {
 			h[http.CanonicalHeaderKey(k)] = v
 		}
+	}
+	if c.http2 {
+		handshake.H2Response(h)
 	}
 	return h
 }
