@@ -20,6 +20,9 @@ import (
 // If r is not a valid WebSocket handshake, NewServer answers it with the
 // right HTTP status (400, 405 or 426) and a short plain-text reason, and
 // returns a *HandshakeError.
+//
+// On an HTTP/2 connection r must be an extended CONNECT (RFC 8441), which
+// net/http passes on only when the setting is on: see package xconnect.
 func NewServer(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, error) {
 	o := opts
 	if o == nil {
@@ -69,6 +72,12 @@ func NewServer(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, er
 // dialing. It returns nil once the handshake is done and the connection is
 // open; events then arrive on the connection's goroutine, starting with
 // the open event. ctx bounds the handshake only.
+//
+// Over HTTP/2 (RFC 8441) a server's WebSocket is the stream of the
+// handler's request, which net/http ends when the handler returns: there
+// Start runs the connection on the handler's goroutine and returns once
+// it has closed and the close event has run, with nil if it opened. Do
+// what must follow the opening in OnOpen.
 func (c *Conn) Start(ctx context.Context) error {
 	if !c.started.CompareAndSwap(false, true) {
 		return errStarted
