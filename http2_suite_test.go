@@ -28,10 +28,11 @@ const h2SuiteEnv = "WSD_TEST_HTTP2"
 
 // h2SuiteTests are the tests that run over HTTP/2 too: echo, close,
 // limits, deflate, subprotocols and concurrency. The others speak raw
-// HTTP/1.1 or TCP to the server, or make clients of their own.
+// HTTP/1.1 or TCP to the server, make clients of their own, or count
+// bytes on the socket.
 const h2SuiteTests = "^(TestEcho|TestSendOptions|TestSendPing|TestPingCallbackMatchesPayload|" +
 	"TestCloseFromClient|TestCloseFromServer|TestCloseDefaultCode|TestReadyState|" +
-	"TestMaxLengthOption|TestCompressionEcho|TestCompressionThreshold|TestCompressionModes|TestCompressionMaxLength|" +
+	"TestMaxLengthOption|TestCompressionEcho|TestCompressionModes|TestCompressionMaxLength|" +
 	"TestSubprotocol|TestConcurrentSendsClient|TestHandlersOnConnectionGoroutine)$"
 
 var (
