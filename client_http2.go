@@ -267,6 +267,10 @@ func (h *h2Client) dialTLS(ctx context.Context, addr string, http1 bool) (*tls.C
 	tc := tls.Client(nc, cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		nc.Close()
+		// A remote alert comes as text only.
+		if strings.Contains(err.Error(), "no application protocol") {
+			return nil, fmt.Errorf("%w: the server did not agree to h2 in ALPN (%v)", ErrHTTP2Unsupported, err)
+		}
 		return nil, fmt.Errorf("TLS handshake with %s: %w", addr, err)
 	}
 	return tc, nil
