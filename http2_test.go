@@ -460,7 +460,11 @@ func TestHTTP2BadRequests(t *testing.T) {
 		{"another protocol", "/ws", wsHeader("webtransport", "13"), 400, `unsupported :protocol "webtransport"`, [2]string{}},
 		{"wrong version", "/ws", wsHeader("websocket", "8"), 426, `unsupported Sec-WebSocket-Version "8"`, [2]string{"Sec-WebSocket-Version", "13"}},
 		{"no version", "/ws", wsHeader("websocket", ""), 426, "missing Sec-WebSocket-Version", [2]string{"Sec-WebSocket-Version", "13"}},
-		{"other origin", "/ws", func() http.Header { h := wsHeader("websocket", "13"); h.Set("Origin", "https://evil.example"); return h }(), 403, "is not allowed", [2]string{}},
+		{"other origin", "/ws", func() http.Header {
+			h := wsHeader("websocket", "13")
+			h.Set("Origin", "https://evil.example")
+			return h
+		}(), 403, "is not allowed", [2]string{}},
 	}
 	for _, tt := range tests {
 		st := raw.connect(t, tt.path, tt.header)
