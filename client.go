@@ -44,14 +44,14 @@ func NewClient(rawURL string, opts *Options) (*Conn, error) {
 		}
 	}
 	c := newConn(proto.Client, opts)
-	c.url = rawURL
+	c.key = rawURL
 	return c, nil
 }
 
 func (c *Conn) dial(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.handshakeTimeout())
 	defer cancel()
-	u, _ := url.Parse(c.url)
+	u, _ := url.Parse(c.key)
 	var nc net.Conn // a TLS connection on which HTTP/2 was declined
 	var err error
 	if c.opts.HTTP2 != HTTP2Off {
@@ -82,7 +82,10 @@ func (c *Conn) dial(ctx context.Context) error {
 		nc.Close()
 		return err
 	}
-	c.begin(c.nc, leftover)
+	if !c.begin(c.nc, leftover) {
+		c.nc.Close()
+		return errCanceled
+	}
 	return nil
 }
 

@@ -49,7 +49,7 @@ var ErrHTTP2Unsupported = errors.New("wsd: the server does not offer WebSockets 
 func (c *Conn) dialHTTP2Mode(ctx context.Context, u *url.URL) (nc net.Conn, done bool, err error) {
 	if u.Scheme != "wss" {
 		if c.opts.HTTP2 == HTTP2Only {
-			return nil, true, fmt.Errorf("%w: %s is not a wss:// URL", ErrHTTP2Unsupported, c.url)
+			return nil, true, fmt.Errorf("%w: %s is not a wss:// URL", ErrHTTP2Unsupported, c.key)
 		}
 		return nil, false, nil
 	}
@@ -141,9 +141,12 @@ func (c *Conn) dialHTTP2(ctx context.Context, u *url.URL) (nc net.Conn, err erro
 	c.protocol = protocol
 	c.http2 = true
 	c.nc = s
-	c.state.Store(int32(Open))
+	if !c.opening() {
+		s.Close()
+		return nil, errCanceled
+	}
 	c.join()
-	go pump(s.body, driver{c}, s.small[:])
+	go pump(c, s.body, s.small[:], s.closed.Load)
 	return nil, nil
 }
 
@@ -306,6 +309,7 @@ type h2ClientStream struct {
 	cancel        context.CancelFunc
 	remote, local net.Addr
 	rd, wd        atomic.Int64 // read and write deadlines, Unix nanoseconds
+	closed        atomic.Bool
 	small         [smallRead]byte
 }
 
@@ -330,6 +334,7 @@ func (s *h2ClientStream) Write(p []byte) (int, error) {
 
 // Close ends the request body, then the stream.
 func (s *h2ClientStream) Close() error {
+	s.closed.Store(true)
 	s.pw.Close()
 	s.body.Close()
 	s.cancel()

@@ -1,10 +1,14 @@
 package wsd
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,92 +17,6 @@ import (
 
 	"github.com/wsd-go/wsd/internal/proto"
 )
-
-// MessageType is the type of a message or frame. Its values are the
-// RFC 6455 opcodes.
-type MessageType int
-
-// Message types.
-const (
-	TextMessage   MessageType = 1
-	BinaryMessage MessageType = 2
-	CloseMessage  MessageType = 8
-	PingMessage   MessageType = 9
-	PongMessage   MessageType = 10
-)
-
-func (t MessageType) String() string {
-	switch t {
-	case TextMessage:
-		return "text"
-	case BinaryMessage:
-		return "binary"
-	case CloseMessage:
-		return "close"
-	case PingMessage:
-		return "ping"
-	case PongMessage:
-		return "pong"
-	}
-	return fmt.Sprintf("MessageType(%d)", int(t))
-}
-
-// Message is a whole message received from the peer.
-//
-// Data is only valid until the OnMessage handler returns: the connection
-// reuses its memory for the next message. Copy it (or call String) to keep
-// it.
-type Message struct {
-	Type MessageType // TextMessage or BinaryMessage
-	Data []byte      // for TextMessage, valid UTF-8
-}
-
-// String returns the message's data as a string (a copy).
-func (m Message) String() string { return string(m.Data) }
-
-// ReadyState is the state of a connection.
-type ReadyState int32
-
-// Ready states, as in the WebSocket API.
-const (
-	Connecting ReadyState = iota // before the handshake completes
-	Open                         // messages may be sent and received
-	Closing                      // a close frame was sent or received
-	Closed                       // the TCP connection is closed
-)
-
-func (s ReadyState) String() string {
-	switch s {
-	case Connecting:
-		return "connecting"
-	case Open:
-		return "open"
-	case Closing:
-		return "closing"
-	case Closed:
-		return "closed"
-	}
-	return fmt.Sprintf("ReadyState(%d)", int(s))
-}
-
-// SendOptions refine Send. The zero value sends all of data as one binary
-// message.
-type SendOptions struct {
-	// Type is the kind of frame to send; zero means BinaryMessage.
-	// CloseMessage starts the closing handshake, with data as the reason.
-	Type MessageType
-	// Start and End bound the part of data to send, data[Start:End]; an
-	// End of zero means len(data).
-	Start, End int
-	// Code is the status code of a close frame; zero means 1000.
-	Code int
-	// Compress overrides, for this message, whether it is compressed when
-	// permessage-deflate is in use. Control frames never are.
-	Compress CompressChoice
-	// Callback, if set, is called once the bytes are written, with nil,
-	// or with the error that stopped them. It runs before Send returns.
-	Callback func(error)
-}
 
 type handlers struct {
 	open    func()
@@ -115,8 +33,9 @@ type pendingPing struct {
 }
 
 // Conn is a WebSocket connection, server or client side. Its methods are
-// safe for concurrent use. Event handlers run one at a time, in order, on
-// the connection's own goroutine.
+// safe for concurrent use. Event handlers run one at a time, in order: on
+// the connection's own goroutine, or on a worker of a transport that runs
+// connections itself, such as package eventloop.
 type Conn struct {
 	m     proto.Machine
 	opts  *Options // shared, not copied: it must not change once in use
@@ -132,24 +51,45 @@ type Conn struct {
 	wmu sync.Mutex // held while a frame is encoded and written
 
 	mu         sync.Mutex // guards the fields below
-	pings      []pendingPing
-	closeTimer *time.Timer
+	x          *lifecycle // made when first needed
 	finished   bool
 	doneClosed bool // done is, or is to be made, closed
+	canceled   bool // Close or CloseNow came during the handshake
+
+	msgSeen bool // a message was dispatched; read and reset by liveness
 
 	live *timedLiveness // set by driver.Opened, if liveness is on
 
 	protocol   string
 	z          *compression // nil unless permessage-deflate is in use
 	reqPacked  string       // the request headers, packed
+	respPacked string       // a server's ResponseWriter headers, packed
 	respHeader http.Header  // on a client; a server builds it when asked
 
-	// server side, before Start
-	w   http.ResponseWriter
-	key string
+	sx atomic.Pointer[streams] // made for Read, Reader and Writer
 
-	// client side
-	url string
+	w   http.ResponseWriter // a server's, until Start
+	key string              // a server's: the client's key; a client's: the URL
+}
+
+// lifecycle holds what most connections need only for a moment, or never,
+// out of Conn, which every idle connection keeps.
+type lifecycle struct {
+	pings      []pendingPing
+	closeTimer *time.Timer
+	cause      error                   // why we cut the connection, if we did
+	cancel     context.CancelCauseFunc // cancels Start's handshake; nil outside it
+
+	pending      []pendingSend // sends made while connecting
+	pendingBytes int
+}
+
+// lc returns c.x, making it if need be. c.mu is held.
+func (c *Conn) lc() *lifecycle {
+	if c.x == nil {
+		c.x = new(lifecycle)
+	}
+	return c.x
 }
 
 // noHandlers is the handler set of a new connection.
@@ -206,7 +146,19 @@ func (c *Conn) OnPong(f func(payload []byte)) { c.setHandler(func(h *handlers) {
 func (c *Conn) Version() string { return "hybi-13" }
 
 // Protocol returns the subprotocol agreed in the handshake, or "".
-func (c *Conn) Protocol() string { return c.protocol }
+func (c *Conn) Protocol() string {
+	if !c.negotiated() {
+		return ""
+	}
+	return c.protocol
+}
+
+// negotiated reports whether the fields set by the handshake may be read:
+// a server sets them in NewServer, a client during Start, before it leaves
+// the connecting state.
+func (c *Conn) negotiated() bool {
+	return c.m.Role() == proto.Server || c.ReadyState() != Connecting
+}
 
 // ReadyState returns the state of the connection.
 func (c *Conn) ReadyState() ReadyState { return ReadyState(c.state.Load()) }
@@ -237,6 +189,9 @@ func (c *Conn) ResponseHeader() http.Header {
 			return nil
 		}
 		return c.serverResponseHeader()
+	}
+	if !c.negotiated() {
+		return nil
 	}
 	return c.respHeader
 }
@@ -280,13 +235,13 @@ func (c *Conn) Send(data []byte, opts SendOptions) error {
 	var err error
 	switch opts.Type {
 	case 0, BinaryMessage:
-		err = c.write(proto.OpBinary, data, opts.Compress)
+		return c.write(nil, proto.OpBinary, data, opts.Compress, opts.Callback)
 	case TextMessage:
-		err = c.write(proto.OpText, data, opts.Compress)
+		return c.write(nil, proto.OpText, data, opts.Compress, opts.Callback)
 	case PingMessage:
-		err = c.sendPing(data, nil)
+		return c.sendPing(data, nil, opts.Callback)
 	case PongMessage:
-		err = c.write(proto.OpPong, data, CompressNever)
+		return c.write(nil, proto.OpPong, data, CompressNever, opts.Callback)
 	case CloseMessage:
 		err = c.Close(opts.Code, string(data))
 	default:
@@ -304,33 +259,44 @@ func callback(f func(error), err error) error {
 
 // SendText sends s as one text message.
 func (c *Conn) SendText(s string) error {
-	return c.write(proto.OpText, unsafe.Slice(unsafe.StringData(s), len(s)), CompressDefault)
+	return c.write(nil, proto.OpText, unsafe.Slice(unsafe.StringData(s), len(s)), CompressDefault, nil)
 }
 
 // SendBinary sends b as one binary message.
-func (c *Conn) SendBinary(b []byte) error { return c.write(proto.OpBinary, b, CompressDefault) }
+func (c *Conn) SendBinary(b []byte) error {
+	return c.write(nil, proto.OpBinary, b, CompressDefault, nil)
+}
 
 // SendPing sends a ping with an optional payload of at most 125 bytes.
 // If onPong is not nil it is called, on the connection's goroutine, when a
 // pong with the same payload arrives.
-func (c *Conn) SendPing(payload []byte, onPong func()) error { return c.sendPing(payload, onPong) }
+func (c *Conn) SendPing(payload []byte, onPong func()) error {
+	return c.sendPing(payload, onPong, nil)
+}
 
-func (c *Conn) sendPing(payload []byte, onPong func()) error {
+func (c *Conn) sendPing(payload []byte, onPong func(), cb func(error)) error {
 	if len(payload) > proto.MaxControlPayload {
-		return fmt.Errorf("wsd: ping payload of %d bytes exceeds 125", len(payload))
+		return callback(cb, fmt.Errorf("wsd: ping payload of %d bytes exceeds 125", len(payload)))
 	}
 	if onPong != nil {
 		c.mu.Lock()
-		c.pings = append(c.pings, pendingPing{string(payload), onPong})
+		x := c.lc()
+		x.pings = append(x.pings, pendingPing{string(payload), onPong})
 		c.mu.Unlock()
 	}
-	return c.write(proto.OpPing, payload, CompressNever)
+	return c.write(nil, proto.OpPing, payload, CompressNever, cb)
 }
 
 // Close starts the closing handshake with code (zero means 1000) and
 // reason, if the connection is open. The close event follows when the peer
-// answers, or after Options.CloseTimeout. Closing a connection that is not
-// open does nothing; Close may be called any number of times.
+// answers, or after Options.CloseTimeout. On a connection still in its
+// opening handshake, Close cancels the handshake: Start returns an error
+// that matches ErrClosed. Closing a connection that is closed does
+// nothing; Close may be called any number of times.
+//
+// Close waits for a send in progress to finish before it writes the close
+// frame, at most CloseTimeout; a send still blocked then (a peer that
+// stopped reading) is cut, with the connection.
 func (c *Conn) Close(code int, reason string) error {
 	if code == 0 {
 		code = proto.CloseNormal
@@ -344,26 +310,105 @@ func (c *Conn) Close(code int, reason string) error {
 	if !utf8.ValidString(reason) {
 		return errors.New("wsd: close reason is not valid UTF-8")
 	}
-	if !c.started.Load() {
-		if c.started.CompareAndSwap(false, true) {
-			c.state.Store(int32(Closed))
-			c.closeDone()
-		}
-		return nil
-	}
-	if c.ReadyState() != Open {
+	if c.closeUnopened() || c.ReadyState() != Open {
 		return nil
 	}
 	sent, err := c.writeClose(code, reason)
 	if sent {
 		c.state.CompareAndSwap(int32(Open), int32(Closing))
+		if s := c.sx.Load(); s != nil {
+			// Read on, so that the answer to our close frame is seen.
+			s.mu.Lock()
+			s.release(c)
+			s.mu.Unlock()
+		}
 		c.mu.Lock()
 		if !c.finished {
-			c.closeTimer = time.AfterFunc(c.opts.closeTimeout(), func() { c.nc.Close() })
+			c.lc().closeTimer = time.AfterFunc(c.opts.closeTimeout(), func() {
+				c.abort(errNoCloseAnswer)
+			})
 		}
 		c.mu.Unlock()
 	}
 	return err
+}
+
+// CloseNow closes the connection at once, without a closing handshake:
+// the socket is closed, a send blocked on it fails, and the close event
+// reports 1006. On a connection still in its opening handshake it cancels
+// the handshake, as Close does.
+func (c *Conn) CloseNow() error {
+	if !c.closeUnopened() && c.ReadyState() != Closed {
+		c.abort(errClosedNow)
+	}
+	return nil
+}
+
+var (
+	errClosedNow     = errors.New("closed by CloseNow")
+	errNoCloseAnswer = errors.New("no answer to the close frame")
+)
+
+// closeUnopened ends a connection that is not open yet: one never started
+// is closed, one in its handshake has the handshake canceled. It reports
+// whether the connection was not open.
+func (c *Conn) closeUnopened() bool {
+	if !c.started.Load() && c.started.CompareAndSwap(false, true) {
+		c.state.Store(int32(Closed))
+		c.failPending(ErrClosed)
+		c.closeDone()
+		return true
+	}
+	c.mu.Lock()
+	if c.ReadyState() != Connecting {
+		c.mu.Unlock()
+		return false
+	}
+	c.canceled = true
+	var cancel context.CancelCauseFunc
+	if c.x != nil {
+		cancel = c.x.cancel
+	}
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel(errCanceled)
+	}
+	return true
+}
+
+// abort cuts the connection for cause, which the close event reports: the
+// transport sees its stream end and reports the drop, in order with the
+// connection's other events.
+func (c *Conn) abort(cause error) {
+	c.mu.Lock()
+	if x := c.lc(); x.cause == nil {
+		x.cause = cause
+	}
+	c.mu.Unlock()
+	if s := c.sx.Load(); s != nil {
+		s.cut(c)
+	}
+	if a, ok := c.nc.(interface{ Abort() error }); ok {
+		a.Abort() // a transport's queue is not worth flushing now
+	} else {
+		c.nc.Close()
+	}
+}
+
+// lockWrite takes the write lock, waiting at most the close timeout: a
+// close frame must not wait forever behind a send that a peer which
+// stopped reading keeps blocked. The connection is cut if the wait is too
+// long, which ends the blocked send.
+func (c *Conn) lockWrite() {
+	if c.wmu.TryLock() {
+		return
+	}
+	d := c.opts.closeTimeout()
+	t := time.AfterFunc(d, func() {
+		c.abort(fmt.Errorf("close frame not sent: a send was blocked for %v", d))
+	})
+	c.wmu.Lock()
+	t.Stop()
 }
 
 var wbufPool = sync.Pool{New: func() any { b := make([]byte, 0, readBufferSize); return &b }}
@@ -373,21 +418,65 @@ var wbufPool = sync.Pool{New: func() any { b := make([]byte, 0, readBufferSize);
 const smallMessage = 16 << 10
 
 // write sends a data or control frame unless a close frame was sent,
-// compressing a data frame as choice and the options say.
-func (c *Conn) write(op proto.Opcode, payload []byte, choice CompressChoice) error {
+// compressing a data frame as choice and the options say. On a connection
+// still connecting, the frame is queued, and cb (if not nil) is called once
+// it is written; otherwise cb is called before write returns. A ctx that
+// ends while the frame is written cuts the write, and the connection.
+func (c *Conn) write(ctx context.Context, op proto.Opcode, payload []byte, choice CompressChoice, cb func(error)) error {
 	if op.IsControl() && len(payload) > proto.MaxControlPayload {
-		return fmt.Errorf("wsd: control frame payload of %d bytes exceeds 125", len(payload))
+		return callback(cb, fmt.Errorf("wsd: control frame payload of %d bytes exceeds 125", len(payload)))
 	}
 	if op == proto.OpText && !utf8.Valid(payload) {
-		return errors.New("wsd: text message is not valid UTF-8")
+		return callback(cb, ErrInvalidUTF8)
 	}
-	if c.ReadyState() != Open {
-		return ErrClosed
+	switch c.ReadyState() {
+	case Open:
+	case Connecting:
+		if err, queued := c.enqueue(ctx, op, payload, choice, cb); queued {
+			return err
+		}
+	default:
+		return callback(cb, ErrClosed)
 	}
 	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.m.CloseSent() {
+	err := c.writeHeld(ctx, op, payload, choice)
+	c.wmu.Unlock()
+	return callback(cb, err)
+}
+
+// writeHeld is write once c.wmu is held.
+func (c *Conn) writeHeld(ctx context.Context, op proto.Opcode, payload []byte, choice CompressChoice) (err error) {
+	if !op.IsControl() {
+		if err := c.awaitWriter(ctx); err != nil {
+			return err
+		}
+	}
+	if c.m.CloseSent() || c.ReadyState() == Closed {
 		return ErrClosed
+	}
+	// Every send, compressed or not, gets a deadline of its own: one
+	// left from an earlier send would cut this one short.
+	if c.opts.WriteTimeout > 0 {
+		c.nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+	}
+	if ctx != nil && ctx.Done() != nil {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("wsd: write: %w", err)
+		}
+		stop := context.AfterFunc(ctx, func() { c.nc.SetWriteDeadline(time.Now()) })
+		defer func() {
+			if stop() {
+				return
+			}
+			// The context ended during the write: it failed, and the
+			// connection with it, or it was done and the deadline must go.
+			if err != nil {
+				err = fmt.Errorf("wsd: write: %w", ctx.Err())
+				c.abort(err)
+			} else if c.opts.WriteTimeout <= 0 {
+				c.nc.SetWriteDeadline(time.Time{})
+			}
+		}()
 	}
 	if c.z != nil && c.z.cz != nil && !op.IsControl() && c.compress(choice, len(payload)) {
 		return c.writeCompressed(op, payload)
@@ -395,10 +484,8 @@ func (c *Conn) write(op proto.Opcode, payload []byte, choice CompressChoice) err
 	return c.writeLocked(op, payload)
 }
 
+// writeLocked writes one frame. c.wmu is held and the deadline set.
 func (c *Conn) writeLocked(op proto.Opcode, payload []byte) error {
-	if c.opts.WriteTimeout > 0 {
-		c.nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
-	}
 	var err error
 	if len(payload) <= smallMessage {
 		bp := wbufPool.Get().(*[]byte)
@@ -410,12 +497,17 @@ func (c *Conn) writeLocked(op proto.Opcode, payload []byte) error {
 		err = c.writeLarge(op, payload)
 	}
 	if err != nil {
-		// A failed write leaves the stream in an unknown state: drop it,
-		// and let the read loop report the close.
-		c.nc.Close()
-		return fmt.Errorf("wsd: write: %w", err)
+		return c.writeFailed(err)
 	}
 	return nil
+}
+
+// writeFailed drops a connection whose write failed: the stream is in an
+// unknown state. The read loop reports the close, with err as its cause.
+func (c *Conn) writeFailed(err error) error {
+	err = fmt.Errorf("wsd: write: %w", err)
+	c.abort(err)
+	return err
 }
 
 func (c *Conn) writeLarge(op proto.Opcode, payload []byte) error {
@@ -449,7 +541,7 @@ func (c *Conn) writeLarge(op proto.Opcode, payload []byte) error {
 // writeClose sends a close frame unless one was sent; sent reports whether
 // this call sent it.
 func (c *Conn) writeClose(code int, reason string) (sent bool, err error) {
-	c.wmu.Lock()
+	c.lockWrite()
 	defer c.wmu.Unlock()
 	bp := wbufPool.Get().(*[]byte)
 	defer wbufPool.Put(bp)
@@ -460,8 +552,7 @@ func (c *Conn) writeClose(code int, reason string) (sent bool, err error) {
 	// A close frame must not wait on a peer that stopped reading.
 	c.nc.SetWriteDeadline(time.Now().Add(c.opts.closeTimeout()))
 	if _, err = c.nc.Write(b); err != nil {
-		c.nc.Close()
-		return true, fmt.Errorf("wsd: write: %w", err)
+		return true, c.writeFailed(err)
 	}
 	return true, nil
 }
@@ -470,17 +561,28 @@ func (c *Conn) writeClose(code int, reason string) (sent bool, err error) {
 // feed with the bytes it reads, in order, then dropped if the stream ends
 // before feed reported the end. Calls must not overlap.
 
-// opened delivers the open event.
-func (c *Conn) opened() {
+// opened delivers the open event. It reports whether the connection is
+// over: a handler that panics fails it.
+func (c *Conn) opened() (over bool) {
+	defer c.recoverHandler(&over)
 	if f := c.h.Load().open; f != nil {
 		f()
 	}
+	return false
 }
 
 // feed runs data through the protocol core and dispatches the events. It
 // reports whether the connection is over. Payloads are unmasked in place.
-func (c *Conn) feed(data []byte) bool {
+func (c *Conn) feed(data []byte) (over bool) {
+	if c.ReadyState() == Closed {
+		return true // finished by a handler's panic, or by keepalive
+	}
+	defer c.recoverHandler(&over)
 	for len(data) > 0 {
+		if !c.m.InMessage() {
+			// Without a handler, messages stream to Read and Reader.
+			c.m.SetStreaming(c.h.Load().message == nil)
+		}
 		n, ev := c.m.Feed(data)
 		data = data[n:]
 		if ev.Kind == proto.EventNone {
@@ -495,14 +597,65 @@ func (c *Conn) feed(data []byte) bool {
 	return false
 }
 
-// dropped ends a connection whose stream ended without a closing handshake.
-func (c *Conn) dropped() {
-	reason := "connection closed without a close frame"
-	if c.m.CloseSent() {
-		reason = "no answer to the close frame"
+// failProtocol fails the connection for a violation found outside the
+// protocol core, by a reader inflating a message.
+func (c *Conn) failProtocol(perr *ProtocolError) {
+	c.state.CompareAndSwap(int32(Open), int32(Closing))
+	c.writeClose(perr.Code, perr.Reason)
+	c.abort(perr)
+}
+
+// recoverHandler, deferred, turns a panic of an event handler into the
+// failure of this connection alone, with 1011, as net/http survives a
+// panicking handler.
+func (c *Conn) recoverHandler(over *bool) {
+	v := recover()
+	if v == nil {
+		return
 	}
-	if c.live != nil && c.live.cut.Load() {
-		reason = keepaliveReason(c.opts)
+	c.logf("wsd: panic in an event handler of the connection from %v: %v\n%s", c.RemoteAddr(), v, debug.Stack())
+	*over = true
+	c.state.CompareAndSwap(int32(Open), int32(Closing))
+	c.writeClose(proto.CloseInternalError, "internal error")
+	c.finish(proto.CloseInternalError, fmt.Sprintf("panic in an event handler: %v", v))
+}
+
+func (c *Conn) logf(format string, args ...any) {
+	if l := c.opts.ErrorLog; l != nil {
+		l.Printf(format, args...)
+	} else {
+		log.Printf(format, args...)
+	}
+}
+
+// dropped ends a connection whose stream ended without a closing
+// handshake; err is what ended it, as the transport saw it.
+func (c *Conn) dropped(err error) {
+	c.mu.Lock()
+	var cause error
+	if c.x != nil {
+		cause = c.x.cause
+	}
+	c.mu.Unlock()
+	var perr *ProtocolError
+	if errors.As(cause, &perr) {
+		// Found by a reader, as it inflated a message.
+		if f := c.h.Load().err; f != nil {
+			f(perr)
+		}
+		c.finish(perr.Code, perr.Reason)
+		return
+	}
+	var reason string
+	switch {
+	case cause != nil:
+		reason = cause.Error()
+	case c.m.CloseSent():
+		reason = "no answer to the close frame"
+	case err == nil || errors.Is(err, io.EOF):
+		reason = "connection closed without a close frame"
+	default:
+		reason = "connection closed without a close frame: " + err.Error()
 	}
 	c.finish(proto.CloseAbnormal, reason)
 }
@@ -512,11 +665,17 @@ func (c *Conn) dispatch(ev proto.Event) bool {
 	h := c.h.Load()
 	switch ev.Kind {
 	case proto.EventMessage:
+		c.msgSeen = true
 		if h.message != nil {
 			h.message(Message{Type: MessageType(ev.Op), Data: ev.Data})
 		}
+	case proto.EventData:
+		if ev.Fin {
+			c.msgSeen = true
+		}
+		c.streamsOf().push(c, ev)
 	case proto.EventPing:
-		c.write(proto.OpPong, ev.Data, CompressNever)
+		c.write(nil, proto.OpPong, ev.Data, CompressNever, nil)
 		if h.ping != nil {
 			h.ping(ev.Data)
 		}
@@ -552,16 +711,21 @@ func (c *Conn) dispatch(ev proto.Event) bool {
 func (c *Conn) pong(payload []byte) {
 	var fire []func()
 	c.mu.Lock()
-	keep := c.pings[:0]
-	for _, p := range c.pings {
+	if c.x == nil {
+		c.mu.Unlock()
+		return
+	}
+	x := c.x
+	keep := x.pings[:0]
+	for _, p := range x.pings {
 		if p.payload == string(payload) {
 			fire = append(fire, p.fn)
 		} else {
 			keep = append(keep, p)
 		}
 	}
-	clear(c.pings[len(keep):])
-	c.pings = keep
+	clear(x.pings[len(keep):])
+	x.pings = keep
 	c.mu.Unlock()
 	for _, f := range fire {
 		f()
@@ -576,31 +740,52 @@ func (c *Conn) finish(code int, reason string) {
 		return
 	}
 	c.finished = true
-	if c.closeTimer != nil {
-		c.closeTimer.Stop()
+	if c.x != nil && c.x.closeTimer != nil {
+		c.x.closeTimer.Stop()
 	}
 	if c.live != nil {
-		c.live.t.Stop()
+		c.live.stop()
 	}
-	c.pings = nil
+	if c.x != nil {
+		c.x.pings = nil
+	}
 	c.mu.Unlock()
+	if s := c.sx.Load(); s != nil {
+		s.finish(c, code, reason)
+	}
 	c.nc.Close()
 	c.state.Store(int32(Closed))
 	if g := c.opts.Group; g != nil {
 		g.remove(c)
 	}
-	if c.z != nil {
+	if s := c.sx.Load(); c.z != nil || s != nil {
 		// Give a kept flate writer back; with the connection closed, a
 		// send still waiting for the lock fails at once.
 		c.wmu.Lock()
-		c.z.cz.Release()
-		c.z.cz = nil
+		if c.z != nil {
+			c.z.cz.Release()
+			c.z.cz = nil
+		}
+		if s != nil {
+			s.endWriter()
+		}
 		c.wmu.Unlock()
 	}
+	defer c.closeDone()
 	if f := c.h.Load().close; f != nil {
-		f(code, reason)
+		c.closed(f, code, reason)
 	}
-	c.closeDone()
+}
+
+// closed calls the close handler; a panic there is reported, and the
+// connection is over already.
+func (c *Conn) closed(f func(int, string), code int, reason string) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.logf("wsd: panic in the close handler of the connection from %v: %v\n%s", c.RemoteAddr(), v, debug.Stack())
+		}
+	}()
+	f(code, reason)
 }
 
 // join adds an open connection to its group; a group that is shutting

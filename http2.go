@@ -72,7 +72,6 @@ type h2Stream struct {
 	c              *Conn
 	rc             *http.ResponseController
 	body           io.ReadCloser
-	d              transport.Conn
 	remote, local  net.Addr
 	clearDeadlines bool // the server set per-stream deadlines
 
@@ -112,13 +111,12 @@ func (s *h2Stream) Attach(d transport.Conn, response []byte) (net.Conn, error) {
 	if err := s.rc.Flush(); err != nil {
 		return nil, fmt.Errorf("wsd: send the HTTP/2 response: %w", err)
 	}
-	s.d = d
 	return s, nil
 }
 
 // serve runs the WebSocket until it ends.
 func (s *h2Stream) serve() {
-	pump(s.body, s.d, s.small[:])
+	pump(s.c, s.body, s.small[:], s.closed.Load)
 	s.Close()
 	s.wmu.Lock()
 	s.mu.Lock()
@@ -193,11 +191,13 @@ func (s *h2Stream) SetWriteDeadline(t time.Time) error {
 	return nil
 }
 
-// pump reads r and feeds d until d reports the end, or reports a drop
-// when r fails. It waits for bytes with small, a buffer of its own, and
-// takes a pooled buffer only while bytes keep coming, so that an idle
+// pump runs c over the stream r: it reads, feeds c until c reports the
+// end, and reports a drop when r fails (net.ErrClosed if closed says this
+// side closed it). It waits for bytes with small, a buffer of its own,
+// and takes a pooled buffer only while bytes keep coming, so that an idle
 // WebSocket holds no large buffer.
-func pump(r io.Reader, d transport.Conn, small []byte) {
+func pump(c *Conn, r io.Reader, small []byte, closed func() bool) {
+	d := driver{c}
 	d.Opened()
 	var bp *[]byte
 	for {
@@ -218,8 +218,14 @@ func pump(r io.Reader, d transport.Conn, small []byte) {
 			return
 		}
 		if err != nil {
-			d.Dropped()
+			if closed() {
+				err = net.ErrClosed
+			}
+			d.Dropped(err)
 			return
+		}
+		if s := c.sx.Load(); s != nil {
+			s.waitRoom() // a reader that has not caught up holds the stream
 		}
 	}
 }

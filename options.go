@@ -3,6 +3,7 @@ package wsd
 import (
 	"context"
 	"crypto/tls"
+	"log"
 	"net"
 	"net/http"
 	"time"
@@ -74,8 +75,11 @@ type Options struct {
 	// PingInterval.
 	PongTimeout time.Duration
 
-	// IdleTimeout, if positive, closes the connection with 1001 when
-	// nothing has arrived from the peer for this long.
+	// IdleTimeout, if positive, closes the connection with 1001 when no
+	// message (text or binary) has arrived from the peer for this long.
+	// Control frames do not count: the pongs that answer our keepalive
+	// pings keep a dead peer apart from an idle one, not an idle
+	// connection open.
 	IdleTimeout time.Duration
 
 	// WriteTimeout, if positive, bounds each write to the socket; a send
@@ -83,6 +87,12 @@ type Options struct {
 	// Zero means writes wait as long as the peer needs: sends apply
 	// back-pressure to the caller rather than buffering without bound.
 	WriteTimeout time.Duration
+
+	// MaxPendingSends bounds the bytes of messages sent while the
+	// connection is connecting, which wait and go out, in order, as soon
+	// as it opens; a send past it fails with ErrPendingFull. Zero means
+	// DefaultMaxPendingSends (1 MiB).
+	MaxPendingSends int
 
 	// Group, if set, tracks the connection so that a server can close
 	// all its connections at shutdown.
@@ -105,6 +115,12 @@ type Options struct {
 	// server accepts clients' offers and a client makes none; see
 	// CompressionOptions.
 	Compression CompressionOptions
+
+	// ErrorLog receives what the connection cannot report otherwise: a
+	// panic in an event handler, with its stack (the connection is then
+	// failed with 1011 and the others go on). Nil means the log
+	// package's standard logger.
+	ErrorLog *log.Logger
 }
 
 func (o *Options) maxLength() int64 {
