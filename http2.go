@@ -51,7 +51,7 @@ func serverWriter(c *Conn, w http.ResponseWriter, r *http.Request) http.Response
 		return w
 	}
 	c.http2 = true
-	s := &h2Stream{c: c, ResponseWriter: w, rc: http.NewResponseController(w), body: r.Body}
+	s := &h2Stream{c: c, ResponseWriter: w, rc: http.NewResponseController(w), body: r.Body, done: r.Context().Done()}
 	s.remote = parseAddr(r.RemoteAddr)
 	s.local, _ = r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 	if srv, _ := r.Context().Value(http.ServerContextKey).(*http.Server); srv != nil {
@@ -65,13 +65,15 @@ func serverWriter(c *Conn, w http.ResponseWriter, r *http.Request) http.Response
 // its net.Conn. It embeds the ResponseWriter only to be one.
 //
 // net/http ends the stream when the handler returns, and reuses the
-// writer's state after that, so serve runs on the handler's goroutine
-// and, before it returns, waits for the last write and bars new ones.
+// writer's state after that: the handler must outlive the WebSocket (see
+// Start), and Close, which the connection calls before its close event,
+// waits for the last write and bars new ones.
 type h2Stream struct {
 	http.ResponseWriter
 	c              *Conn
 	rc             *http.ResponseController
 	body           io.ReadCloser
+	done           <-chan struct{} // the request's context: the stream is gone
 	remote, local  net.Addr
 	clearDeadlines bool // the server set per-stream deadlines
 
@@ -118,11 +120,6 @@ func (s *h2Stream) Attach(d transport.Conn, response []byte) (net.Conn, error) {
 func (s *h2Stream) serve() {
 	pump(s.c, s.body, s.small[:], s.closed.Load)
 	s.Close()
-	s.wmu.Lock()
-	s.mu.Lock()
-	s.over = true
-	s.mu.Unlock()
-	s.wmu.Unlock()
 }
 
 // Write sends p as DATA frames, at once.
@@ -133,6 +130,11 @@ func (s *h2Stream) Write(p []byte) (int, error) {
 	defer s.writing.Store(false)
 	if s.closed.Load() {
 		return 0, net.ErrClosed
+	}
+	select {
+	case <-s.done: // the handler returned too early, or the stream is gone
+		return 0, net.ErrClosed
+	default:
 	}
 	if d := s.deadline.Load(); d != 0 {
 		// The stream's own deadline is not lifted when it fires: it is set
@@ -150,9 +152,10 @@ func (s *h2Stream) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// Close ends the WebSocket's use of the stream: the read loop stops, and a
-// write held up by flow control is cut by a reset. net/http finishes the
-// stream when the handler returns.
+// Close ends the WebSocket's use of the stream: the read loop stops, a
+// write held up by flow control is cut by a reset, and once the write
+// under way has returned no other starts. net/http finishes the stream
+// when the handler returns.
 func (s *h2Stream) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return nil
@@ -163,6 +166,11 @@ func (s *h2Stream) Close() error {
 		s.rc.SetWriteDeadline(time.Unix(1, 0))
 	}
 	s.mu.Unlock()
+	s.wmu.Lock()
+	s.mu.Lock()
+	s.over = true
+	s.mu.Unlock()
+	s.wmu.Unlock()
 	return nil
 }
 

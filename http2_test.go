@@ -635,3 +635,55 @@ func expectDrop(t *testing.T, rec *recorder) {
 		t.Errorf("close %d %q, want 1006 for a dropped stream", e.code, e.data)
 	}
 }
+
+func TestHTTP2BlockingReadWrite(t *testing.T) {
+	skipOnOtherTransport(t)
+	// A handler without OnMessage: Start returns once open, and the
+	// handler reads until the close, as over HTTP/1.1.
+	closes := make(chan error, 1)
+	var handlers sync.WaitGroup
+	s := h2Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handlers.Add(1)
+		defer handlers.Done()
+		ws, err := wsd.NewServer(w, r, nil)
+		if err != nil {
+			return
+		}
+		if err := ws.Start(r.Context()); err != nil {
+			closes <- err
+			return
+		}
+		ctx := context.Background()
+		for {
+			typ, b, err := ws.Read(ctx)
+			if err != nil {
+				closes <- err
+				return
+			}
+			if err := ws.Write(ctx, typ, b); err != nil {
+				closes <- err
+				return
+			}
+		}
+	}), nil)
+	c, rec := dialClient(t, s.wss("/"), h2Options(s, wsd.HTTP2Only), nil)
+	rec.expect(t, "open")
+	big := strings.Repeat("y", 3<<20) // more than the read queue holds
+	for _, m := range []string{"one", big, "three"} {
+		c.SendText(m)
+		rec.expectMessage(t, wsd.TextMessage, m)
+	}
+	c.Close(1000, "over")
+	rec.expectClose(t, 1000, "over")
+	err := within(t, closes, waitTimeout, "the handler's end")
+	var ce *wsd.CloseError
+	if !errors.As(err, &ce) || ce.Code != 1000 {
+		t.Errorf("Read ended with %v, want a CloseError with 1000", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		handlers.Wait()
+		close(done)
+	}()
+	within(t, done, waitTimeout, "the handler to return")
+}

@@ -75,10 +75,14 @@ func NewServer(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, er
 // the open event. ctx bounds the handshake only.
 //
 // Over HTTP/2 (RFC 8441) a server's WebSocket is the stream of the
-// handler's request, which net/http ends when the handler returns: there
-// Start runs the connection on the handler's goroutine and returns once
-// it has closed and the close event has run, with nil if it opened. Do
-// what must follow the opening in OnOpen.
+// handler's request, which net/http ends when the handler returns, so the
+// handler must not return before the WebSocket has closed. With an
+// OnMessage handler set, Start sees to it: it runs the connection on the
+// handler's goroutine and returns once it has closed and the close event
+// has run, with nil if it opened (do what must follow the opening in
+// OnOpen). Without one, Start returns once open, as over HTTP/1.1, and the
+// handler must go on reading (Read, Reader) until the close is reported,
+// or Close and wait for Done before it returns.
 func (c *Conn) Start(ctx context.Context) error {
 	if !c.started.CompareAndSwap(false, true) {
 		return errStarted
@@ -114,7 +118,14 @@ func (c *Conn) Start(ctx context.Context) error {
 		c.closeDone()
 	}
 	if s, ok := c.nc.(*h2Stream); ok && err == nil {
-		s.serve() // the stream ends when the handler returns
+		// The stream ends when the handler returns: with an OnMessage
+		// handler, keep the handler's goroutine; without one, the
+		// handler reads until the close.
+		if c.h.Load().message != nil {
+			s.serve()
+		} else {
+			go s.serve()
+		}
 	}
 	return err
 }
