@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"expvar"
 	"flag"
@@ -30,6 +31,9 @@ func echoCmd(args []string, stdout, stderr io.Writer) int {
 	origins := fs.String("origin", "", "comma-separated host[:port] patterns of other origins whose pages may connect (* for any)")
 	deflate := fs.Bool("deflate", true, "accept permessage-deflate offers and compress every echo (-deflate=false declines them)")
 	engine := fs.String("engine", "goroutine", "transport: goroutine (net/http, a goroutine per connection) or epoll (event loops)")
+	tlsCert := fs.String("tls-cert", "", "PEM certificate file: serve wss://, with WebSockets over HTTP/2 too")
+	tlsKey := fs.String("tls-key", "", "PEM private key file of -tls-cert")
+	selfSign := fs.Bool("tls-self-signed", false, "serve wss:// with a new self-signed certificate, for local tests; prints its fingerprint")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -43,10 +47,22 @@ func echoCmd(args []string, stdout, stderr io.Writer) int {
 	if *origins != "" {
 		opts.OriginPatterns = strings.Split(*origins, ",")
 	}
+	tlsCfg, err := echoTLS(*tlsCert, *tlsKey, *selfSign, *addr, stdout)
+	if err == nil && tlsCfg != nil && *engine == "epoll" {
+		err = errors.New("-engine epoll serves plain TCP only")
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "wsd echo: %v\n", err)
+		return 2
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "wsd echo: %v\n", err)
 		return 1
+	}
+	scheme := "ws"
+	if tlsCfg != nil {
+		ln, scheme = tls.NewListener(ln, tlsCfg), "wss"
 	}
 	handler := echoHandler(opts)
 	if *debug {
@@ -62,7 +78,7 @@ func echoCmd(args []string, stdout, stderr io.Writer) int {
 	defer signal.Stop(sig)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	fmt.Fprintf(stdout, "listening on ws://%s\n", ln.Addr())
+	fmt.Fprintf(stdout, "listening on %s://%s\n", scheme, ln.Addr())
 	select {
 	case <-sig:
 	case err := <-served:
@@ -71,8 +87,12 @@ func echoCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	// Over HTTP/2 a WebSocket holds its request's handler, which
+	// srv.Shutdown waits for: close the WebSockets meanwhile.
+	grp := make(chan error, 1)
+	go func() { grp <- opts.Group.Shutdown(ctx) }()
 	srv.Shutdown(ctx)
-	opts.Group.Shutdown(ctx)
+	<-grp
 	srv.Close()
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		fmt.Fprintf(stderr, "wsd echo: %v\n", err)
