@@ -11,6 +11,11 @@
 // offers it when Options.Compression enables it. Conn.Extensions tells
 // what was agreed.
 //
+// WebSockets also run over HTTP/2 (RFC 8441), as streams that share one
+// connection: NewServer accepts the extended CONNECT of a browser once the
+// program imports package xconnect, and a client opts in with
+// Options.HTTP2. Conn.HTTP2 tells which protocol carries a connection.
+//
 // Underneath, a protocol core without I/O parses and encodes frames; the
 // transport here drives it with one goroutine per connection, which reads
 // and dispatches events in order. Every method of Conn is safe for
