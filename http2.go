@@ -136,7 +136,8 @@ func (s *h2Stream) Write(p []byte) (int, error) {
 		return 0, net.ErrClosed
 	default:
 	}
-	if d := s.deadline.Load(); d != 0 {
+	d := s.deadline.Load()
+	if d != 0 {
 		// The stream's own deadline is not lifted when it fires: it is set
 		// for this write only.
 		if time.Now().UnixNano() >= d {
@@ -148,6 +149,9 @@ func (s *h2Stream) Write(p []byte) (int, error) {
 	n, err := s.ResponseWriter.Write(p)
 	if err == nil {
 		err = s.rc.Flush()
+	}
+	if err != nil && d != 0 && time.Now().UnixNano() >= d {
+		err = timeoutError{} // the deadline reset the stream
 	}
 	return n, err
 }

@@ -687,3 +687,41 @@ func TestHTTP2BlockingReadWrite(t *testing.T) {
 	}()
 	within(t, done, waitTimeout, "the handler to return")
 }
+
+func TestHTTP2WriteTimeout(t *testing.T) {
+	skipOnOtherTransport(t)
+	sent := make(chan error, 1)
+	sc := newServerConns(&wsd.Options{WriteTimeout: 300 * time.Millisecond}, func(c *wsd.Conn, rec *recorder) {
+		c.OnOpen(func() {
+			go func() {
+				big := make([]byte, 1<<20)
+				for {
+					if err := c.SendBinary(big); err != nil {
+						sent <- err
+						return
+					}
+				}
+			}()
+		})
+	})
+	s := h2Server(t, sc, nil)
+	raw := newH2Raw(t, s)
+	st := raw.connect(t, "/", wsHeader("websocket", "13")) // never read
+	srv := within(t, sc.conns, waitTimeout, "server connection")
+	err := within(t, sent, 10*time.Second, "the send to fail")
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Errorf("send to a peer that does not read: %v, want a timeout", err)
+	}
+	e := srv.rec.expect(t, "close")
+	if e.code != 1006 {
+		t.Errorf("close %d %q, want 1006", e.code, e.data)
+	}
+	// The connection still carries other streams.
+	other := raw.connect(t, "/", wsHeader("websocket", "13"))
+	within(t, sc.conns, waitTimeout, "second server connection")
+	if other.resp.StatusCode != 200 {
+		t.Fatalf("second CONNECT: %d", other.resp.StatusCode)
+	}
+	st.close()
+}
