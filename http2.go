@@ -62,7 +62,8 @@ func serverWriter(c *Conn, w http.ResponseWriter, r *http.Request) http.Response
 
 // h2Stream is a WebSocket's HTTP/2 stream on a server. It is the
 // connection's transport (transport.Attacher, with serve as its loop) and
-// its net.Conn. It embeds the ResponseWriter only to be one.
+// its net.Conn. It embeds the ResponseWriter to stand in for it until
+// Start.
 //
 // net/http ends the stream when the handler returns, and reuses the
 // writer's state after that: the handler must outlive the WebSocket (see
@@ -83,7 +84,7 @@ type h2Stream struct {
 	closed   atomic.Bool
 
 	mu   sync.Mutex // guards over
-	over bool       // the handler is returning: w must not be touched
+	over bool       // Close is done with the stream: w must not be touched
 
 	small [smallRead]byte
 }
@@ -92,9 +93,10 @@ type h2Stream struct {
 // a pooled buffer is taken only while bytes keep coming.
 const smallRead = 512
 
-// Attach answers the handshake with 200 and the WebSocket headers. A nil
-// response means Start gave up: the stream is reset instead.
-func (s *h2Stream) Attach(d transport.Conn, response []byte) (net.Conn, error) {
+// Attach answers the handshake with 200 and the WebSocket headers; serve
+// then drives the connection. A nil response means Start gave up: the
+// stream is reset instead.
+func (s *h2Stream) Attach(_ transport.Conn, response []byte) (net.Conn, error) {
 	if response == nil {
 		s.closed.Store(true)
 		s.rc.SetWriteDeadline(time.Unix(1, 0)) // a past deadline resets the stream
