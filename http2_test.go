@@ -76,7 +76,9 @@ type serverConns struct {
 	conns chan serverSide
 	reqs  chan *http.Request
 	errs  chan error
-	wg    sync.WaitGroup // handlers running
+	// handlers running; a counter, as a WaitGroup's Add must happen
+	// before its Wait and a network round trip does not order them
+	running atomic.Int32
 }
 
 func newServerConns(opts *wsd.Options, setup func(c *wsd.Conn, rec *recorder)) *serverConns {
@@ -84,8 +86,8 @@ func newServerConns(opts *wsd.Options, setup func(c *wsd.Conn, rec *recorder)) *
 }
 
 func (sc *serverConns) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	sc.wg.Add(1)
-	defer sc.wg.Done()
+	sc.running.Add(1)
+	defer sc.running.Add(-1)
 	sc.reqs <- r
 	c, err := wsd.NewServer(w, r, sc.opts)
 	if err != nil {
@@ -106,12 +108,12 @@ func (sc *serverConns) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // handler runs as long as its WebSocket.
 func (sc *serverConns) waitHandlers(t *testing.T) {
 	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		sc.wg.Wait()
-		close(done)
-	}()
-	within(t, done, waitTimeout, "the handlers to return")
+	for deadline := time.Now().Add(waitTimeout); sc.running.Load() != 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d handlers still running after %v", sc.running.Load(), waitTimeout)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func (sc *serverConns) noErrors(t *testing.T) {
@@ -641,10 +643,9 @@ func TestHTTP2BlockingReadWrite(t *testing.T) {
 	// A handler without OnMessage: Start returns once open, and the
 	// handler reads until the close, as over HTTP/1.1.
 	closes := make(chan error, 1)
-	var handlers sync.WaitGroup
+	ended := make(chan struct{})
 	s := h2Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		handlers.Add(1)
-		defer handlers.Done()
+		defer close(ended)
 		ws, err := wsd.NewServer(w, r, nil)
 		if err != nil {
 			return
@@ -680,12 +681,7 @@ func TestHTTP2BlockingReadWrite(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Code != 1000 {
 		t.Errorf("Read ended with %v, want a CloseError with 1000", err)
 	}
-	done := make(chan struct{})
-	go func() {
-		handlers.Wait()
-		close(done)
-	}()
-	within(t, done, waitTimeout, "the handler to return")
+	within(t, ended, waitTimeout, "the handler to return")
 }
 
 func TestHTTP2WriteTimeout(t *testing.T) {
@@ -724,4 +720,30 @@ func TestHTTP2WriteTimeout(t *testing.T) {
 		t.Fatalf("second CONNECT: %d", other.resp.StatusCode)
 	}
 	st.close()
+}
+
+func TestHTTP2HandshakeContext(t *testing.T) {
+	skipOnOtherTransport(t)
+	// A server that never answers the CONNECT.
+	ended := make(chan struct{})
+	s := h2Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(ended)
+		select {
+		case <-r.Context().Done(): // the client gave up: its stream is reset
+		case <-time.After(2 * waitTimeout):
+			t.Error("the client's stream outlived its handshake")
+		}
+	}), nil)
+	c, _ := wsd.NewClient(s.wss("/"), h2Options(s, wsd.HTTP2Only))
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := c.Start(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second {
+		t.Errorf("Start: %v after %v, want the context's deadline at 300ms", err, time.Since(start))
+	}
+	if c.ReadyState() != wsd.Closed {
+		t.Errorf("state %v", c.ReadyState())
+	}
+	within(t, ended, waitTimeout, "the handler to see the stream end")
 }
