@@ -139,7 +139,7 @@ func (c *Conn) dialHTTP2(ctx context.Context, u *url.URL) (nc net.Conn, err erro
 		return fail(&HandshakeError{Status: resp.StatusCode, Reason: err.Error()})
 	}
 	c.protocol = protocol
-	c.http2 = true
+	c.http2.Store(true)
 	c.nc = s
 	if !c.opening() {
 		s.Close()

@@ -24,7 +24,7 @@ import (
 // HTTP2 reports whether the connection runs over a stream of an HTTP/2
 // connection (RFC 8441) rather than over a connection of its own. On a
 // client it is known once Start has succeeded.
-func (c *Conn) HTTP2() bool { return c.http2 }
+func (c *Conn) HTTP2() bool { return c.http2.Load() }
 
 // checkRequest checks the opening handshake: an HTTP/1.1 upgrade, or an
 // extended CONNECT over HTTP/2. It returns the Sec-WebSocket-Key, which
@@ -50,7 +50,7 @@ func serverWriter(c *Conn, w http.ResponseWriter, r *http.Request) http.Response
 	if r.ProtoMajor != 2 {
 		return w
 	}
-	c.http2 = true
+	c.http2.Store(true)
 	s := &h2Stream{c: c, ResponseWriter: w, rc: http.NewResponseController(w), body: r.Body, done: r.Context().Done()}
 	s.remote = parseAddr(r.RemoteAddr)
 	s.local, _ = r.Context().Value(http.LocalAddrContextKey).(net.Addr)

@@ -291,7 +291,7 @@ func (c *Conn) serverResponseHeader() http.Header {
 			h[http.CanonicalHeaderKey(k)] = v
 		}
 	}
-	if c.http2 {
+	if c.http2.Load() {
 		handshake.H2Response(h)
 	}
 	return h
