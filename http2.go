@@ -133,10 +133,8 @@ func (s *h2Stream) Write(p []byte) (int, error) {
 	if s.closed.Load() {
 		return 0, net.ErrClosed
 	}
-	select {
-	case <-s.done: // the handler returned too early, or the stream is gone
+	if s.gone() {
 		return 0, net.ErrClosed
-	default:
 	}
 	d := s.deadline.Load()
 	if d != 0 {
@@ -146,7 +144,11 @@ func (s *h2Stream) Write(p []byte) (int, error) {
 			return 0, timeoutError{}
 		}
 		s.rc.SetWriteDeadline(time.Unix(0, d))
-		defer s.rc.SetWriteDeadline(time.Time{})
+		defer func() {
+			if !s.gone() {
+				s.rc.SetWriteDeadline(time.Time{})
+			}
+		}()
 	}
 	n, err := s.ResponseWriter.Write(p)
 	if err == nil {
@@ -168,7 +170,7 @@ func (s *h2Stream) Close() error {
 	}
 	s.body.Close()
 	s.mu.Lock()
-	if !s.over && s.writing.Load() {
+	if !s.over && s.writing.Load() && !s.gone() {
 		s.rc.SetWriteDeadline(time.Unix(1, 0))
 	}
 	s.mu.Unlock()
@@ -178,6 +180,18 @@ func (s *h2Stream) Close() error {
 	s.mu.Unlock()
 	s.wmu.Unlock()
 	return nil
+}
+
+// gone reports whether the request's context has ended: the stream was
+// reset, or the handler returned (too early), after which net/http's
+// writer must not be touched.
+func (s *h2Stream) gone() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // Read is not used: serve reads the request body itself.

@@ -747,3 +747,39 @@ func TestHTTP2HandshakeContext(t *testing.T) {
 	}
 	within(t, ended, waitTimeout, "the handler to see the stream end")
 }
+
+func TestHTTP2HandlerReturnsEarly(t *testing.T) {
+	skipOnOtherTransport(t)
+	// A handler that breaks the rule: no OnMessage, and it returns while
+	// its WebSocket is open. net/http ends the stream; the connection
+	// must end with 1006, and sends fail, without touching the finished
+	// response.
+	conns := make(chan *wsd.Conn, 1)
+	returned := make(chan struct{})
+	s := h2Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(returned)
+		ws, err := wsd.NewServer(w, r, nil)
+		if err != nil {
+			return
+		}
+		if ws.Start(r.Context()) == nil {
+			conns <- ws
+		}
+	}), nil)
+	_, rec := dialClient(t, s.wss("/"), h2Options(s, wsd.HTTP2Only), nil)
+	rec.expect(t, "open")
+	srv := within(t, conns, waitTimeout, "server connection")
+	within(t, returned, waitTimeout, "the handler to return")
+	select {
+	case <-srv.Done():
+	case <-time.After(waitTimeout):
+		t.Fatal("the server connection outlived its stream")
+	}
+	if err := srv.SendText("too late"); err == nil {
+		t.Error("send after the stream ended succeeded")
+	}
+	e := rec.expect(t, "close")
+	if e.code != 1006 {
+		t.Errorf("client saw %d %q, want 1006", e.code, e.data)
+	}
+}
