@@ -72,7 +72,7 @@ func (c *Conn) dialHTTP2(ctx context.Context, u *url.URL) (nc net.Conn, err erro
 		offer = &cfg
 		offerText = handshake.DeflateOffer(cfg).String()
 	}
-	h := handshake.ConnectHeader(c.opts.AcceptProtocols, offerText, c.opts.AdditionalHeaders)
+	h := handshake.ConnectHeader(c.opts.AcceptProtocols, offerText, c.requestHeaders(u))
 	pr, pw := io.Pipe()
 	// The stream lives on after the handshake, so its context is not
 	// ctx, which only bounds the handshake.
@@ -119,6 +119,12 @@ func (c *Conn) dialHTTP2(ctx context.Context, u *url.URL) (nc net.Conn, err erro
 	}
 	c.respHeader = resp.Header
 	c.reqPacked = packHeader(h)
+	if c.opts.Jar != nil {
+		c.opts.Jar.SetCookies(httpURL(u), resp.Cookies())
+	}
+	if resp.StatusCode/100 == 3 {
+		return fail(redirectError(resp))
+	}
 	protocol, err := handshake.CheckConnectResponse(resp, c.opts.AcceptProtocols)
 	if err != nil {
 		var re *handshake.ResponseError
@@ -159,10 +165,11 @@ func (c *Conn) dialHTTP2(ctx context.Context, u *url.URL) (nc net.Conn, err erro
 // connections, one or more per host, and reuses them while they take
 // new streams.
 type h2Client struct {
-	t    *http.Transport
-	next func(authority string, c *tls.Conn) http.RoundTripper
-	cfg  *tls.Config
-	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	t     *http.Transport
+	next  func(authority string, c *tls.Conn) http.RoundTripper
+	cfg   *tls.Config
+	dial  func(ctx context.Context, network, addr string) (net.Conn, error)
+	proxy func(*http.Request) (*url.URL, error)
 
 	mu sync.Mutex        // serializes dials, so that WebSockets opened together share one
 	rt http.RoundTripper // net/http's HTTP/2 transport, once a connection was given
@@ -177,7 +184,7 @@ func h2ClientFor(o *Options) *h2Client {
 	if h, ok := h2Clients.Load(key); ok {
 		return h.(*h2Client)
 	}
-	h := newH2Client(o.TLSConfig, o.DialContext)
+	h := newH2Client(o.TLSConfig, o.DialContext, o.Proxy)
 	if old, loaded := h2Clients.LoadOrStore(key, h); loaded {
 		return old.(*h2Client)
 	}
@@ -191,13 +198,10 @@ func h2ClientFor(o *Options) *h2Client {
 
 // newH2Client keeps the TLS settings and the dialer, not the Options,
 // which must stay collectable.
-func newH2Client(cfg *tls.Config, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *h2Client {
-	if dial == nil {
-		dial = (&net.Dialer{}).DialContext
-	}
+func newH2Client(cfg *tls.Config, dial func(ctx context.Context, network, addr string) (net.Conn, error), proxy func(*http.Request) (*url.URL, error)) *h2Client {
 	t := &http.Transport{ForceAttemptHTTP2: true, IdleConnTimeout: 90 * time.Second}
 	t.CloseIdleConnections() // sets up HTTP/2, filling TLSNextProto
-	return &h2Client{t: t, next: t.TLSNextProto["h2"], cfg: cfg, dial: dial}
+	return &h2Client{t: t, next: t.TLSNextProto["h2"], cfg: cfg, dial: dial, proxy: proxy}
 }
 
 // roundTrip sends req on a shared connection, dialing one if none can
@@ -246,15 +250,14 @@ func (h *h2Client) roundTrip(ctx context.Context, req *http.Request, http1 bool)
 	return nil, nil, errors.New("no HTTP/2 connection could take the stream")
 }
 
-// dialTLS dials addr and makes a TLS handshake offering h2, and
-// http/1.1 too if http1 is set.
+// dialTLS connects to addr, through the proxy if there is one, and makes
+// a TLS handshake offering h2, and http/1.1 too if http1 is set.
 func (h *h2Client) dialTLS(ctx context.Context, addr string, http1 bool) (*tls.Conn, error) {
-	if _, _, err := net.SplitHostPort(addr); err != nil {
-		addr = net.JoinHostPort(addr, "443")
-	}
-	nc, err := h.dial(ctx, "tcp", addr)
+	u := &url.URL{Scheme: "wss", Host: addr}
+	addr = withPort(u, "443")
+	nc, err := dialVia(ctx, u, h.dial, h.proxy, h.cfg)
 	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", addr, err)
+		return nil, err
 	}
 	cfg := h.cfg.Clone()
 	if cfg == nil {

@@ -11,6 +11,13 @@
 // offers it when Options.Compression enables it. Conn.Extensions tells
 // what was agreed.
 //
+// A client goes through the proxy of Options.Proxy, by default the one the
+// environment names (HTTP_PROXY, HTTPS_PROXY, NO_PROXY): an HTTP proxy
+// tunnels with CONNECT, a SOCKS5 proxy with RFC 1928. Options.Jar sends and
+// stores cookies with the handshake. Redirects are not followed: Start
+// fails with a *HandshakeError naming the Location. Client certificates go
+// in Options.TLSConfig.
+//
 // WebSockets also run over HTTP/2 (RFC 8441), as streams that share one
 // connection: NewServer accepts the extended CONNECT of a browser once the
 // program imports package xconnect, and a client opts in with

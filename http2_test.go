@@ -12,6 +12,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -781,5 +782,54 @@ func TestHTTP2HandlerReturnsEarly(t *testing.T) {
 	e := rec.expect(t, "close")
 	if e.code != 1006 {
 		t.Errorf("client saw %d %q, want 1006", e.code, e.data)
+	}
+}
+
+func TestHTTP2ProxyCookiesRedirect(t *testing.T) {
+	skipOnOtherTransport(t)
+	sc := newServerConns(&wsd.Options{AdditionalHeaders: http.Header{"Set-Cookie": {"session=abc; Path=/"}}}, func(c *wsd.Conn, rec *recorder) { rec.echo = true })
+	s := h2Server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/old" {
+			w.Header().Set("Location", "/new")
+			w.WriteHeader(http.StatusFound)
+			return
+		}
+		sc.ServeHTTP(w, r)
+	}), nil)
+	p := startProxy(t, &testProxy{kind: "http"})
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := &url.URL{Scheme: "https", Host: s.Listener.Addr().String(), Path: "/"}
+	jar.SetCookies(web, []*http.Cookie{{Name: "pre", Value: "1"}})
+	opts := h2Options(s, wsd.HTTP2Only)
+	opts.Proxy = http.ProxyURL(p.url(nil))
+	opts.Jar = jar
+	for _, want := range []string{"pre=1", "pre=1; session=abc"} {
+		c, rec := dialClient(t, s.wss("/"), opts, nil)
+		rec.expect(t, "open")
+		if !c.HTTP2() {
+			t.Fatal("not over HTTP/2")
+		}
+		c.SendText("through the proxy")
+		rec.expectMessage(t, wsd.TextMessage, "through the proxy")
+		r := within(t, sc.reqs, waitTimeout, "request")
+		if got := r.Header.Get("Cookie"); got != want {
+			t.Errorf("server got Cookie %q, want %q", got, want)
+		}
+	}
+	if got := p.opened(); len(got) != 1 || got[0] != s.Listener.Addr().String() {
+		t.Errorf("proxy opened tunnels to %v, want one to %s: the WebSockets share it", got, s.Listener.Addr())
+	}
+	if s.conns.Load() != 1 {
+		t.Errorf("%d TCP connections, want 1", s.conns.Load())
+	}
+	// A redirect is not followed.
+	c, _ := wsd.NewClient(s.wss("/old"), opts)
+	err = c.Start(context.Background())
+	var he *wsd.HandshakeError
+	if !errors.As(err, &he) || he.Status != http.StatusFound || !strings.Contains(he.Reason, `"/new"`) {
+		t.Errorf("redirect: %v, want a HandshakeError 302 naming /new", err)
 	}
 }
