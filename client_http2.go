@@ -152,7 +152,7 @@ func (c *Conn) dialHTTP2(ctx context.Context, u *url.URL) (nc net.Conn, err erro
 		return nil, errCanceled
 	}
 	c.join()
-	go pump(c, s.body, s.small[:], s.closed.Load)
+	go pump(c, s.body, s.small[:], s.why)
 	return nil, nil
 }
 
@@ -342,6 +342,14 @@ func (s *h2ClientStream) Close() error {
 	s.body.Close()
 	s.cancel()
 	return nil
+}
+
+// why says why the response body failed with err.
+func (s *h2ClientStream) why(err error) error {
+	if s.closed.Load() {
+		return net.ErrClosed
+	}
+	return err
 }
 
 // LocalAddr returns the client's address of the HTTP/2 connection.

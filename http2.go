@@ -1,6 +1,7 @@
 package wsd
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -120,7 +121,7 @@ func (s *h2Stream) Attach(_ transport.Conn, response []byte) (net.Conn, error) {
 
 // serve runs the WebSocket until it ends.
 func (s *h2Stream) serve() {
-	pump(s.c, s.body, s.small[:], s.closed.Load)
+	pump(s.c, s.body, s.small[:], s.why)
 	s.Close()
 }
 
@@ -182,6 +183,20 @@ func (s *h2Stream) Close() error {
 	return nil
 }
 
+// why says why the request body failed with err.
+func (s *h2Stream) why(err error) error {
+	switch {
+	case s.closed.Load():
+		return net.ErrClosed
+	case s.gone():
+		return errStreamGone
+	}
+	return err
+}
+
+// errStreamGone is why a server's stream ended under its WebSocket.
+var errStreamGone = errors.New("the HTTP/2 stream ended: the client reset it, or its handler returned")
+
 // gone reports whether the request's context has ended: the stream was
 // reset, or the handler returned (too early), after which net/http's
 // writer must not be touched.
@@ -220,11 +235,11 @@ func (s *h2Stream) SetWriteDeadline(t time.Time) error {
 }
 
 // pump runs c over the stream r: it reads, feeds c until c reports the
-// end, and reports a drop when r fails (net.ErrClosed if closed says this
-// side closed it). It waits for bytes with small, a buffer of its own,
-// and takes a pooled buffer only while bytes keep coming, so that an idle
-// WebSocket holds no large buffer.
-func pump(c *Conn, r io.Reader, small []byte, closed func() bool) {
+// end, and reports a drop when r fails, with the error why makes of the
+// read's. It waits for bytes with small, a buffer of its own, and takes a
+// pooled buffer only while bytes keep coming, so that an idle WebSocket
+// holds no large buffer.
+func pump(c *Conn, r io.Reader, small []byte, why func(error) error) {
 	d := driver{c}
 	d.Opened()
 	var bp *[]byte
@@ -246,10 +261,7 @@ func pump(c *Conn, r io.Reader, small []byte, closed func() bool) {
 			return
 		}
 		if err != nil {
-			if closed() {
-				err = net.ErrClosed
-			}
-			d.Dropped(err)
+			d.Dropped(why(err))
 			return
 		}
 		if s := c.sx.Load(); s != nil {

@@ -783,6 +783,11 @@ func TestHTTP2HandlerReturnsEarly(t *testing.T) {
 	if e.code != 1006 {
 		t.Errorf("client saw %d %q, want 1006", e.code, e.data)
 	}
+	_, _, err := srv.Read(context.Background())
+	var ce *wsd.CloseError
+	if !errors.As(err, &ce) || ce.Code != 1006 || !strings.Contains(ce.Reason, "handler returned") {
+		t.Errorf("server's Read: %v, want 1006 saying why", err)
+	}
 }
 
 func TestHTTP2ProxyCookiesRedirect(t *testing.T) {
