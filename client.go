@@ -90,7 +90,9 @@ func (c *Conn) clientHandshake(ctx context.Context, nc net.Conn, u *url.URL) ([]
 		}
 		return err
 	}
-	if u.Scheme == "wss" && !tlsDone(nc) {
+	if f, ok := nc.(h1Fallback); ok {
+		nc = f.Conn // TLS is done: the server chose HTTP/1.1 in it
+	} else if u.Scheme == "wss" {
 		cfg := c.opts.TLSConfig.Clone()
 		if cfg == nil {
 			cfg = &tls.Config{}

@@ -234,7 +234,7 @@ func (h *h2Client) roundTrip(ctx context.Context, req *http.Request, http1 bool)
 		if tc.ConnectionState().NegotiatedProtocol != "h2" {
 			h.mu.Unlock()
 			if http1 {
-				return nil, tc, fmt.Errorf("%w: ALPN chose HTTP/1.1", ErrHTTP2Unsupported)
+				return nil, h1Fallback{tc}, fmt.Errorf("%w: ALPN chose HTTP/1.1", ErrHTTP2Unsupported)
 			}
 			tc.Close()
 			return nil, nil, fmt.Errorf("%w: the server did not agree to h2 in ALPN", ErrHTTP2Unsupported)
@@ -298,11 +298,10 @@ func h2Error(err error) error {
 	return err
 }
 
-// tlsDone reports whether nc is a TLS connection past its handshake.
-func tlsDone(nc net.Conn) bool {
-	tc, ok := nc.(*tls.Conn)
-	return ok && tc.ConnectionState().HandshakeComplete
-}
+// h1Fallback is a TLS connection on which the server chose HTTP/1.1 over
+// h2, for the HTTP/1.1 handshake to go on without a TLS handshake of its
+// own.
+type h1Fallback struct{ *tls.Conn }
 
 // h2ClientStream is a client's WebSocket over an HTTP/2 stream: the
 // response body from the server, a pipe into the request body to it.
