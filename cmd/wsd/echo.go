@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"expvar"
@@ -10,11 +9,8 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/wsd-go/wsd"
@@ -23,7 +19,6 @@ import (
 
 func echoCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("wsd echo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:9001", "address to listen on")
 	protocols := fs.String("protocols", "", "comma-separated subprotocols to accept")
 	hsTimeout := fs.Duration("handshake-timeout", 10*time.Second, "time limit for a client to send its handshake request")
@@ -34,8 +29,13 @@ func echoCmd(args []string, stdout, stderr io.Writer) int {
 	tlsCert := fs.String("tls-cert", "", "PEM certificate file: serve wss://, with WebSockets over HTTP/2 too")
 	tlsKey := fs.String("tls-key", "", "PEM private key file of -tls-cert")
 	selfSign := fs.Bool("tls-self-signed", false, "serve wss:// with a new self-signed certificate, for local tests; prints its fingerprint")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	rest, code := parseCommand(fs, args, echoHelp, stdout, stderr)
+	if code >= 0 {
+		return code
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(stderr, "wsd echo: unexpected argument %q\n", rest[0])
+		return exitUsage
 	}
 	if *engine != "goroutine" && *engine != "epoll" {
 		fmt.Fprintf(stderr, "wsd echo: unknown engine %q: want goroutine or epoll\n", *engine)
@@ -53,7 +53,7 @@ func echoCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "wsd echo: %v\n", err)
-		return 2
+		return exitUsage
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -69,44 +69,11 @@ func echoCmd(args []string, stdout, stderr io.Writer) int {
 		handler = withDebug(handler)
 	}
 	// Slow or oversized handshakes are cut off before they hold much.
-	var srv echoTransport = &http.Server{Handler: handler, ReadHeaderTimeout: *hsTimeout, MaxHeaderBytes: 16 << 10}
+	var srv transport = &http.Server{Handler: handler, ReadHeaderTimeout: *hsTimeout, MaxHeaderBytes: 16 << 10}
 	if *engine == "epoll" {
 		srv = &eventloop.Server{Handler: handler, ReadHeaderTimeout: *hsTimeout, MaxHeaderBytes: 16 << 10}
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sig)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	fmt.Fprintf(stdout, "listening on %s://%s\n", scheme, ln.Addr())
-	select {
-	case <-sig:
-	case err := <-served:
-		fmt.Fprintf(stderr, "wsd echo: %v\n", err)
-		return 1
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	// Over HTTP/2 a WebSocket holds its request's handler, which
-	// srv.Shutdown waits for: close the WebSockets meanwhile.
-	grp := make(chan error, 1)
-	go func() { grp <- opts.Group.Shutdown(ctx) }()
-	srv.Shutdown(ctx)
-	<-grp
-	srv.Close()
-	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		fmt.Fprintf(stderr, "wsd echo: %v\n", err)
-		return 1
-	}
-	return 0
-}
-
-// echoTransport is what the echo command needs of http.Server and
-// eventloop.Server.
-type echoTransport interface {
-	Serve(net.Listener) error
-	Shutdown(context.Context) error
-	Close() error
+	return serveUntilSignal("wsd echo", srv, ln, opts.Group, scheme, stdout, stderr)
 }
 
 func echoOptions(protocols string, deflate bool) *wsd.Options {
