@@ -123,3 +123,40 @@ func TestEchoTLSFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestClientHTTP2 runs wsd client -http2 against wsd echo -tls-self-signed.
+func TestClientHTTP2(t *testing.T) {
+	bin := buildWsd(t)
+	srv := exec.Command(bin, "echo", "-addr", "127.0.0.1:0", "-tls-self-signed")
+	stdout, _ := srv.StdoutPipe()
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		srv.Process.Kill()
+		srv.Wait()
+	}()
+	br := bufio.NewReader(stdout)
+	br.ReadString('\n') // the fingerprint
+	line, _ := br.ReadString('\n')
+	url := strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
+	if !strings.HasPrefix(url, "wss://") {
+		t.Fatalf("server said %q", line)
+	}
+	var out, errOut bytes.Buffer
+	cmd := exec.Command(bin, "client", "-http2", "-insecure", "-v", "-send", "over h2", "-count", "1", "-timeout", "10s", url+"/")
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("wsd client -http2: %v\n%s%s", err, out.String(), errOut.String())
+	}
+	if !strings.Contains(out.String(), "over h2") || !strings.Contains(errOut.String(), "over HTTP/2") || !strings.Contains(errOut.String(), "> CONNECT / HTTP/2") {
+		t.Errorf("stdout %q, stderr %q: want the echo, and the handshake over HTTP/2", out.String(), errOut.String())
+	}
+	// -http2 on ws:// is refused.
+	cmd = exec.Command(bin, "client", "-http2", "-send", "x", "-count", "1", "-timeout", "5s", "ws://127.0.0.1:1/")
+	var e2 bytes.Buffer
+	cmd.Stderr = &e2
+	if err := cmd.Run(); err == nil || !strings.Contains(e2.String(), "HTTP/2") {
+		t.Errorf("-http2 on ws://: %v, stderr %q", err, e2.String())
+	}
+}
