@@ -28,7 +28,7 @@ fi
 
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
-echo "building wsd, wsdpeer and chat"
-(cd "$root" && go build -o "$bin/" ./cmd/wsd ./interop/wsdpeer ./examples/chat)
+echo "building wsd, wsdpeer, h2peer and chat"
+(cd "$root" && go build -o "$bin/" ./cmd/wsd ./interop/wsdpeer ./interop/h2peer ./examples/chat)
 
 node "$here/run.js" --bin "$bin" ${args[@]+"${args[@]}"}
