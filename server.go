@@ -16,11 +16,12 @@ import (
 
 // IsWebSocket reports whether r is a WebSocket opening handshake that
 // NewServer would accept as to its method, Upgrade, Connection, version
-// and key (the Origin check and the options aside), so that one handler
-// can serve a page and a WebSocket on the same path. It writes nothing.
-// (The name says what a handler asks: is this request a WebSocket?)
+// and key, or over HTTP/2 an RFC 8441 extended CONNECT (the Origin check
+// and the options aside), so that one handler can serve a page and a
+// WebSocket on the same path. It writes nothing. (The name says what a
+// handler asks: is this request a WebSocket?)
 func IsWebSocket(r *http.Request) bool {
-	_, err := handshake.CheckRequest(r)
+	_, err := checkRequest(r)
 	return err == nil
 }
 
