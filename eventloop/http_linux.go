@@ -5,7 +5,6 @@ package eventloop
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -35,7 +34,7 @@ func (c *conn) parse() {
 		c.reject(http.StatusRequestHeaderFieldsTooLarge, "")
 		return
 	}
-	req, err := readRequest(c.in[:end], e.maxHeader)
+	req, err := parseRequest(c.in[:end], e.maxHeader)
 	if err != nil {
 		c.reject(http.StatusBadRequest, "")
 		return
@@ -157,8 +156,7 @@ func (c *conn) reject(status int, reason string) {
 // connection, the connection opens; otherwise its answer is sent.
 func (c *conn) serve(req *http.Request) {
 	e := c.l.e
-	ctx, cancel := context.WithCancel(e.ctx)
-	req = req.WithContext(ctx)
+	req, cancel := withContext(e.ctx, req)
 	w := &responseWriter{c: c, req: req}
 	func() {
 		defer func() {
