@@ -66,7 +66,8 @@ type Conn struct {
 	respPacked string       // a server's ResponseWriter headers, packed
 	respHeader http.Header  // on a client; a server builds it when asked
 
-	sx atomic.Pointer[streams] // made for Read, Reader and Writer
+	sx atomic.Pointer[streams]   // made for Read, Reader and Writer
+	co atomic.Pointer[coalescer] // made for the first batch of frames
 
 	w   http.ResponseWriter // a server's, until Start
 	key string              // a server's: the client's key; a client's: the URL
@@ -222,7 +223,9 @@ func (c *Conn) closeDone() {
 }
 
 // Send sends data as one message, or a control frame, as opts say. It
-// returns once the frame is written. Concurrent sends are serialized.
+// returns once the frame is written, or queued to be written with the
+// other replies to a batch of received frames (see Concurrency in the
+// package documentation). Concurrent sends are serialized.
 func (c *Conn) Send(data []byte, opts SendOptions) error {
 	end := opts.End
 	if end == 0 {
@@ -479,6 +482,9 @@ func (c *Conn) writeHeld(ctx context.Context, op proto.Opcode, payload []byte, c
 		}()
 	}
 	if c.z != nil && c.z.cz != nil && !op.IsControl() && c.compress(choice, len(payload)) {
+		if err := c.flushLocked(); err != nil {
+			return err
+		}
 		return c.writeCompressed(op, payload)
 	}
 	return c.writeLocked(op, payload)
@@ -488,12 +494,15 @@ func (c *Conn) writeHeld(ctx context.Context, op proto.Opcode, payload []byte, c
 func (c *Conn) writeLocked(op proto.Opcode, payload []byte) error {
 	var err error
 	if len(payload) <= smallMessage {
+		if ok, err := c.gather(op, payload); ok {
+			return err
+		}
 		bp := wbufPool.Get().(*[]byte)
 		b := c.m.AppendFrame((*bp)[:0], op, true, 0, payload)
 		_, err = c.nc.Write(b)
 		*bp = b[:0]
 		wbufPool.Put(bp)
-	} else {
+	} else if err = c.flushLocked(); err == nil {
 		err = c.writeLarge(op, payload)
 	}
 	if err != nil {
@@ -551,6 +560,9 @@ func (c *Conn) writeClose(code int, reason string) (sent bool, err error) {
 	}
 	// A close frame must not wait on a peer that stopped reading.
 	c.nc.SetWriteDeadline(time.Now().Add(c.opts.closeTimeout()))
+	if err := c.flushLocked(); err != nil {
+		return true, err
+	}
 	if _, err = c.nc.Write(b); err != nil {
 		return true, c.writeFailed(err)
 	}
@@ -578,6 +590,12 @@ func (c *Conn) feed(data []byte) (over bool) {
 		return true // finished by a handler's panic, or by keepalive
 	}
 	defer c.recoverHandler(&over)
+	batched := false
+	defer func() {
+		if batched {
+			c.endBatch()
+		}
+	}()
 	for len(data) > 0 {
 		if !c.m.InMessage() {
 			// Without a handler, messages stream to Read and Reader.
@@ -587,6 +605,9 @@ func (c *Conn) feed(data []byte) (over bool) {
 		data = data[n:]
 		if ev.Kind == proto.EventNone {
 			break
+		}
+		if c.startBatch(ev, len(data) > 0) {
+			batched = true
 		}
 		over := c.dispatch(ev)
 		c.m.Recycle()

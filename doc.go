@@ -33,6 +33,13 @@
 // handlers run one at a time, in order. A panic in a handler fails that
 // connection alone, with 1011, and is reported to Options.ErrorLog.
 //
+// Frames that arrive together are dispatched as a batch, and the small
+// frames sent meanwhile (replies, pongs) are written together, in order,
+// with one system call when the batch ends; a send during a batch returns
+// once its frame is in that queue. No frame waits for a batch more than a
+// millisecond: a send from another goroutine, or the reply to a lone
+// frame, goes out as usual.
+//
 // # Limits
 //
 // Options.MaxLength bounds a message (64 MiB by default), checked at each

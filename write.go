@@ -275,6 +275,10 @@ func (w *messageWriter) flush(fin bool) error {
 	if c.opts.WriteTimeout > 0 {
 		c.nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
 	}
+	if err := c.flushLocked(); err != nil {
+		w.err = err
+		return err
+	}
 	if ctx := w.ctx; ctx.Done() != nil {
 		if err := ctx.Err(); err != nil {
 			w.err = fmt.Errorf("wsd: write: %w", err)
