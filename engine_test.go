@@ -19,11 +19,13 @@ import (
 )
 
 // engineEnv names the transport the suite runs on; TestEventLoopEngine
-// sets it for a second run of the whole suite.
+// sets it for a second run of the whole suite, on epoll, and a third, on
+// io_uring.
 const engineEnv = "WSD_TEST_ENGINE"
 
 func init() {
-	if os.Getenv(engineEnv) != "epoll" {
+	engine := os.Getenv(engineEnv)
+	if engine != "epoll" && engine != "uring" {
 		return
 	}
 	wsd.ServeEngine = func(h http.Handler) (string, func()) {
@@ -31,7 +33,7 @@ func init() {
 		if err != nil {
 			panic(err)
 		}
-		srv := &eventloop.Server{Handler: h, ErrorLog: log.New(io.Discard, "", 0)}
+		srv := &eventloop.Server{Handler: h, ErrorLog: log.New(io.Discard, "", 0), Engine: engine}
 		served := make(chan struct{})
 		go func() {
 			srv.Serve(ln)
@@ -45,7 +47,8 @@ func init() {
 }
 
 // TestEventLoopEngine runs every test of this package again with its
-// servers on the event-loop engine, which must behave as net/http does.
+// servers on the event-loop engine, which must behave as net/http does:
+// on epoll, and on io_uring where the kernel has it.
 func TestEventLoopEngine(t *testing.T) {
 	if os.Getenv(engineEnv) != "" {
 		t.Skip("this run is the one on the engine")
@@ -53,13 +56,20 @@ func TestEventLoopEngine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole suite again")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^Test", "-test.count=1")
-	cmd.Env = append(os.Environ(), engineEnv+"=epoll")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("the suite on the event-loop engine: %v\n%s", err, out.Bytes())
+	for _, engine := range []string{"epoll", "uring"} {
+		t.Run(engine, func(t *testing.T) {
+			if engine == "uring" && !eventloop.UringAvailable() {
+				t.Skip("io_uring is not available here")
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 9*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^Test", "-test.count=1")
+			cmd.Env = append(os.Environ(), engineEnv+"="+engine)
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("the suite on the event-loop engine (%s): %v\n%s", engine, err, out.Bytes())
+			}
+		})
 	}
 }

@@ -43,6 +43,8 @@ const (
 	fInHTTP                             // counted in engine.httpActive
 	fDetached                           // removed from the epoll set
 	fHeld                               // reading stopped: the application has not caught up
+	fRecv                               // io_uring: a receive is in the ring
+	fPollOut                            // io_uring: a poll for output is in the ring
 )
 
 // conn is the engine's state for one connection, and the net.Conn a wsd
@@ -195,6 +197,10 @@ func (c *conn) setInterest() {
 	if c.queued() > 0 {
 		want |= syscall.EPOLLOUT
 	}
+	if c.l.u != nil {
+		c.setRingInterest(want)
+		return
+	}
 	if want != c.interest {
 		c.interest = want
 		epollCtl(c.l.epfd, syscall.EPOLL_CTL_MOD, int(c.fd), want, c.gen)
@@ -204,6 +210,10 @@ func (c *conn) setInterest() {
 func (c *conn) detach() {
 	if c.flags&(fFDClosed|fDetached) == 0 {
 		c.flags |= fDetached
+		if c.l.u != nil {
+			c.l.u.cancelFD(int(c.fd))
+			return
+		}
 		syscall.EpollCtl(c.l.epfd, syscall.EPOLL_CTL_DEL, int(c.fd), nil)
 	}
 }
@@ -578,6 +588,9 @@ func (c *conn) closeFD() {
 	}
 	c.flags |= fFDClosed | fClosed
 	c.l.e.table.del(int(c.fd), c)
+	if c.l.u != nil && c.flags&(fRecv|fPollOut) != 0 {
+		c.l.u.cancelFD(int(c.fd))
+	}
 	syscall.Close(int(c.fd))
 	c.dropQueue()
 	if c.state == stHeader || c.state == stLinger {

@@ -181,6 +181,7 @@ type engine struct {
 
 	table fdTable
 	gens  atomic.Uint32 // generations of connections, see conn.gen
+	uring bool          // loops run on io_uring
 }
 
 func newEngine(s *Server, ln net.Listener, lfd int, unix bool) (*engine, error) {
@@ -198,6 +199,17 @@ func newEngine(s *Server, ln net.Listener, lfd int, unix bool) (*engine, error) 
 		maxQueued:  s.maxQueued(),
 		lnDone:     make(chan struct{}),
 		lfdClosed:  make(chan struct{}),
+	}
+	switch s.Engine {
+	case "", "epoll":
+	case "uring":
+		if err := probeUring(); err != nil {
+			s.logf("eventloop: %v; serving with epoll instead", err)
+		} else {
+			e.uring = true
+		}
+	default:
+		return nil, fmt.Errorf("eventloop: unknown Engine %q: want epoll or uring", s.Engine)
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.pool.init(s.workers())
@@ -304,6 +316,7 @@ type loop struct {
 	acceptor bool
 	lfd      int // the listener's socket on the acceptor, or -1
 	lnRetry  int64
+	u        *uringLoop // the ring, when the loop runs on io_uring instead of epoll
 	buf      []byte
 	expired  []timerEntry
 
@@ -320,16 +333,19 @@ const lingerTimeout = 2 * time.Second
 
 func newLoop(e *engine, acceptor bool) (*loop, error) {
 	l := &loop{e: e, acceptor: acceptor, lfd: -1, epfd: -1, rd: -1, wr: -1}
-	var err error
-	if l.epfd, err = syscall.EpollCreate1(syscall.EPOLL_CLOEXEC); err != nil {
-		return nil, fmt.Errorf("eventloop: epoll_create1: %w", err)
-	}
 	var p [2]int
-	if err = syscall.Pipe2(p[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
-		l.closeFDs()
+	if err := syscall.Pipe2(p[:], syscall.O_NONBLOCK|syscall.O_CLOEXEC); err != nil {
 		return nil, fmt.Errorf("eventloop: pipe2: %w", err)
 	}
 	l.rd, l.wr = p[0], p[1]
+	if e.uring {
+		return l, l.startRing(acceptor)
+	}
+	var err error
+	if l.epfd, err = syscall.EpollCreate1(syscall.EPOLL_CLOEXEC); err != nil {
+		l.closeFDs()
+		return nil, fmt.Errorf("eventloop: epoll_create1: %w", err)
+	}
 	if err = epollCtl(l.epfd, syscall.EPOLL_CTL_ADD, l.rd, syscall.EPOLLIN, 0); err != nil {
 		l.closeFDs()
 		return nil, err
@@ -362,6 +378,10 @@ func (l *loop) closeFDs() {
 	wr := l.wr
 	l.wr = -1
 	l.wmu.Unlock()
+	if l.u != nil {
+		l.u.close()
+		l.u = nil
+	}
 	for _, fd := range []int{l.epfd, l.rd, wr} {
 		if fd >= 0 {
 			syscall.Close(fd)
@@ -380,6 +400,10 @@ func (l *loop) wake() {
 
 func (l *loop) run() {
 	defer l.e.wg.Done()
+	if l.u != nil {
+		l.runRing()
+		return
+	}
 	l.buf = make([]byte, readBufferSize)
 	events := make([]syscall.EpollEvent, 256)
 	e := l.e
@@ -445,6 +469,9 @@ func (l *loop) owner(ev *syscall.EpollEvent) *conn {
 // closeListener closes the acceptor's copy of the listening socket.
 func (l *loop) closeListener() {
 	if l.lfd >= 0 {
+		if l.u != nil {
+			l.u.cancelFD(l.lfd)
+		}
 		syscall.Close(l.lfd) // also leaves the epoll set
 		l.lfd = -1
 	}
@@ -490,7 +517,9 @@ func (l *loop) accept() {
 				// Out of descriptors: stop accepting for a moment rather
 				// than spin on a listener that stays readable.
 				e.s.logf("eventloop: accept: %v; retrying in 100ms", err)
-				syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, l.lfd, nil)
+				if l.u == nil {
+					syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, l.lfd, nil)
+				}
 				l.lnRetry = e.now() + int64(100*time.Millisecond)
 			default:
 				e.s.logf("eventloop: accept: %v", err)
@@ -511,7 +540,14 @@ func (l *loop) accept() {
 		e.live.Add(1)
 		e.httpActive.Add(1)
 		t.addTimer(&t.hs, c, e.now()+e.rht, t == l)
-		err = epollCtl(t.epfd, syscall.EPOLL_CTL_ADD, nfd, syscall.EPOLLIN, c.gen)
+		if t.u != nil {
+			c.interest = 0
+			c.mu.Lock()
+			c.setRingInterest(syscall.EPOLLIN)
+			c.mu.Unlock()
+		} else {
+			err = epollCtl(t.epfd, syscall.EPOLL_CTL_ADD, nfd, syscall.EPOLLIN, c.gen)
+		}
 		// Until here a stop waits, so that it finds the connection.
 		e.acceptMu.Unlock()
 		if err != nil {
@@ -543,7 +579,9 @@ func (l *loop) sweep() {
 	now := e.now()
 	if l.lnRetry != 0 && now >= l.lnRetry {
 		l.lnRetry = 0
-		if l.lfd >= 0 {
+		if l.lfd >= 0 && l.u != nil {
+			l.u.pollAdd(l.lfd, pollIn, userData(l.lfd, 0, kindListen))
+		} else if l.lfd >= 0 {
 			epollCtl(l.epfd, syscall.EPOLL_CTL_ADD, l.lfd, syscall.EPOLLIN, 0)
 		}
 	}

@@ -63,3 +63,7 @@ func (s *Server) Close() error {
 	}
 	return e.hs.Close()
 }
+
+// UringAvailable reports whether Engine "uring" would run on io_uring
+// here: never outside Linux.
+func UringAvailable() bool { return false }

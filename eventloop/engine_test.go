@@ -193,7 +193,7 @@ func TestShutdownAndLeaks(t *testing.T) {
 		mu.Unlock()
 		ws.Start(r.Context())
 	})
-	s := &eventloop.Server{Handler: h, ErrorLog: quietLog}
+	s := &eventloop.Server{Handler: h, ErrorLog: quietLog, Engine: testEngine}
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ln) }()
 	var clients []*client
@@ -248,7 +248,7 @@ func TestCloseDropsConnections(t *testing.T) {
 		ws.Start(r.Context())
 	})
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	s := &eventloop.Server{Handler: h}
+	s := &eventloop.Server{Handler: h, Engine: testEngine}
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ln) }()
 	c, err := dialErr("ws://"+ln.Addr().String(), nil)
@@ -409,7 +409,7 @@ func TestUnixListener(t *testing.T) {
 	if err != nil {
 		t.Skip(err)
 	}
-	s := &eventloop.Server{Handler: echoHandler(nil), ErrorLog: quietLog}
+	s := &eventloop.Server{Handler: echoHandler(nil), ErrorLog: quietLog, Engine: testEngine}
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ln) }()
 	defer func() {
@@ -516,7 +516,7 @@ func TestChurn(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := &eventloop.Server{Handler: h, ErrorLog: quietLog, ReadHeaderTimeout: 200 * time.Millisecond,
-		MaxPendingBytes: 2048, MaxQueuedBytes: 2048, WriteTimeout: 300 * time.Millisecond}
+		MaxPendingBytes: 2048, MaxQueuedBytes: 2048, WriteTimeout: 300 * time.Millisecond, Engine: testEngine}
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ln) }()
 	addr := ln.Addr().String()

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -26,6 +27,12 @@ type transportKind struct {
 	name  string
 	serve func(t *testing.T, h http.Handler, cfg func(*eventloop.Server)) string
 }
+
+// testEngine is the engine the tests' servers use: "" (epoll), or
+// "uring" in the run of TestUringEngine.
+var testEngine = os.Getenv(engineEnv)
+
+const engineEnv = "WSD_TEST_ENGINE"
 
 var transports = []transportKind{
 	{"goroutine", serveNetHTTP},
@@ -66,7 +73,7 @@ func startEventloop(t *testing.T, h http.Handler, cfg func(*eventloop.Server)) (
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &eventloop.Server{Handler: h, Loops: 2, Workers: 16, ErrorLog: quietLog}
+	s := &eventloop.Server{Handler: h, Loops: 2, Workers: 16, ErrorLog: quietLog, Engine: testEngine}
 	if cfg != nil {
 		cfg(s)
 	}

@@ -113,6 +113,13 @@ type Server struct {
 	// means the log package's standard logger.
 	ErrorLog *log.Logger
 
+	// Engine chooses how the loops wait and read, on Linux: "" or
+	// "epoll", or "uring" for io_uring (receives of many connections
+	// completed together, into buffers shared by the loop). Where
+	// io_uring is missing or refused, Serve says so in ErrorLog and uses
+	// epoll. Elsewhere it does not apply.
+	Engine string
+
 	mu       sync.Mutex
 	eng      *engine
 	shutdown bool // Shutdown or Close was called

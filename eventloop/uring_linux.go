@@ -25,6 +25,7 @@ const (
 // Operations and flags used here (include/uapi/linux/io_uring.h).
 const (
 	opNop         = 0
+	opPollAdd     = 6
 	opAccept      = 13
 	opAsyncCancel = 14
 	opSend        = 26
@@ -185,7 +186,7 @@ func (r *ring) close() {
 // the queue is full.
 func (r *ring) next() (*sqe, error) {
 	if r.tail-atomic.LoadUint32(r.sqHead) >= r.sqEntries {
-		if _, err := r.enter(0, 0, nil); err != nil {
+		if _, err := r.enter(r.pending, 0, nil); err != nil {
 			return nil, err
 		}
 		if r.tail-atomic.LoadUint32(r.sqHead) >= r.sqEntries {
@@ -217,8 +218,20 @@ func (r *ring) submit(wait uint32, d time.Duration) error {
 	return err
 }
 
+// enter publishes the prepared entries, submits up to submit of them and
+// waits for wait completions.
 func (r *ring) enter(submit, wait uint32, arg *getEventsArg) (int, error) {
-	atomic.StoreUint32(r.sqTail, r.tail)
+	r.publish()
+	n, err := r.enterRaw(submit, wait, arg)
+	r.pending -= min(r.pending, uint32(n))
+	return n, err
+}
+
+// publish makes the prepared entries visible to the kernel.
+func (r *ring) publish() { atomic.StoreUint32(r.sqTail, r.tail) }
+
+// enterRaw is the system call alone: it reads no field that next changes.
+func (r *ring) enterRaw(submit, wait uint32, arg *getEventsArg) (int, error) {
 	flags := uintptr(0)
 	if wait > 0 {
 		flags |= enterGetEvents
@@ -233,7 +246,6 @@ func (r *ring) enter(submit, wait uint32, arg *getEventsArg) (int, error) {
 		if errno == syscall.EINTR {
 			continue
 		}
-		r.pending -= min(r.pending, uint32(n))
 		if errno != 0 {
 			return int(n), errno
 		}
@@ -263,13 +275,17 @@ func (r *ring) prepAccept(lfd int, userData uint64) error {
 	return nil
 }
 
-// prepRecv prepares a multishot receive on fd into buffers of group.
-func (r *ring) prepRecv(fd int, group uint16, userData uint64) error {
+// prepRecv prepares a receive on fd into a buffer of group, the kernel's
+// choice once bytes arrive; multishot, it goes on receiving.
+func (r *ring) prepRecv(fd int, group uint16, multishot bool, userData uint64) error {
 	s, err := r.next()
 	if err != nil {
 		return err
 	}
-	s.opcode, s.fd, s.ioprio, s.userData = opRecv, int32(fd), recvMultishot, userData
+	s.opcode, s.fd, s.userData = opRecv, int32(fd), userData
+	if multishot {
+		s.ioprio = recvMultishot
+	}
 	s.flags, s.bufIndex = sqeBufferSelect, group
 	return nil
 }

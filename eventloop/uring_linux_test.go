@@ -120,7 +120,7 @@ func TestRingAcceptRecvSend(t *testing.T) {
 				}
 				fd := int(c.res)
 				fds = append(fds, fd)
-				if err := r.prepRecv(fd, br.group, recvTag|uint64(fd)); err != nil {
+				if err := r.prepRecv(fd, br.group, true, recvTag|uint64(fd)); err != nil {
 					t.Error(err)
 				}
 			case recvTag:

@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/tls"
-	"errors"
 	"expvar"
 	"flag"
 	"fmt"
@@ -25,7 +24,7 @@ func echoCmd(args []string, stdout, stderr io.Writer) int {
 	debug := fs.Bool("debug", false, "serve runtime figures (goroutines, memory) as JSON at /debug/vars to plain HTTP requests")
 	origins := fs.String("origin", "", "comma-separated host[:port] patterns of other origins whose pages may connect (* for any)")
 	deflate := fs.Bool("deflate", true, "accept permessage-deflate offers and compress every echo (-deflate=false declines them)")
-	engine := fs.String("engine", "goroutine", "transport: goroutine (net/http, a goroutine per connection) or epoll (event loops)")
+	engine := fs.String("engine", "goroutine", "transport: goroutine (net/http, a goroutine per connection), epoll (event loops) or uring (event loops on io_uring, epoll where unavailable)")
 	tlsCert := fs.String("tls-cert", "", "PEM certificate file: serve wss://, with WebSockets over HTTP/2 too")
 	tlsKey := fs.String("tls-key", "", "PEM private key file of -tls-cert")
 	selfSign := fs.Bool("tls-self-signed", false, "serve wss:// with a new self-signed certificate, for local tests; prints its fingerprint")
@@ -37,8 +36,8 @@ func echoCmd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "wsd echo: unexpected argument %q\n", rest[0])
 		return exitUsage
 	}
-	if *engine != "goroutine" && *engine != "epoll" {
-		fmt.Fprintf(stderr, "wsd echo: unknown engine %q: want goroutine or epoll\n", *engine)
+	if *engine != "goroutine" && *engine != "epoll" && *engine != "uring" {
+		fmt.Fprintf(stderr, "wsd echo: unknown engine %q: want goroutine, epoll or uring\n", *engine)
 		return 2
 	}
 	opts := echoOptions(*protocols, *deflate)
@@ -48,8 +47,8 @@ func echoCmd(args []string, stdout, stderr io.Writer) int {
 		opts.OriginPatterns = strings.Split(*origins, ",")
 	}
 	tlsCfg, err := echoTLS(*tlsCert, *tlsKey, *selfSign, *addr, stdout)
-	if err == nil && tlsCfg != nil && *engine == "epoll" {
-		err = errors.New("-engine epoll serves plain TCP only")
+	if err == nil && tlsCfg != nil && *engine != "goroutine" {
+		err = fmt.Errorf("-engine %s serves plain TCP only", *engine)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "wsd echo: %v\n", err)
@@ -70,8 +69,8 @@ func echoCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	// Slow or oversized handshakes are cut off before they hold much.
 	var srv transport = &http.Server{Handler: handler, ReadHeaderTimeout: *hsTimeout, MaxHeaderBytes: 16 << 10}
-	if *engine == "epoll" {
-		srv = &eventloop.Server{Handler: handler, ReadHeaderTimeout: *hsTimeout, MaxHeaderBytes: 16 << 10}
+	if *engine != "goroutine" {
+		srv = &eventloop.Server{Handler: handler, ReadHeaderTimeout: *hsTimeout, MaxHeaderBytes: 16 << 10, Engine: *engine}
 	}
 	return serveUntilSignal("wsd echo", srv, ln, opts.Group, scheme, stdout, stderr)
 }

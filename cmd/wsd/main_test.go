@@ -77,7 +77,7 @@ func runCmd(t *testing.T, cmd *exec.Cmd, stdin string) result {
 
 func TestEchoServerCommand(t *testing.T) {
 	bin := buildWsd(t)
-	for _, engine := range []string{"goroutine", "epoll"} {
+	for _, engine := range []string{"goroutine", "epoll", "uring"} {
 		t.Run(engine, func(t *testing.T) { testEchoServer(t, bin, engine) })
 	}
 }

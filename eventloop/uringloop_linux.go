@@ -1,0 +1,334 @@
+//go:build linux
+
+package eventloop
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// The io_uring transport: a loop waits on a ring instead of epoll. Each
+// connection that is read has one receive in the ring, which takes a
+// buffer from the loop's provided buffers only when bytes arrive, so an
+// idle connection still holds none; completions for many connections are
+// reaped together, and the receives they renew are submitted together
+// with the next wait. A receive is renewed after each completion rather
+// than left multishot, so that a paused connection takes in at most one
+// more buffer, as one more read on epoll. A socket whose queue waits for room
+// has a one-shot poll for output. Writes stay direct write(2) calls from
+// the writers' goroutines, as on epoll. The listener and the wake-up pipe
+// are polled through the ring.
+
+// Kinds of requests, in the low bits of their user data; the rest holds
+// the socket and its generation, as epoll events do.
+const (
+	kindIgnore = iota // cancellations
+	kindWake
+	kindListen
+	kindRecv
+	kindPollOut
+	kindBits = 3
+)
+
+const (
+	ringEntries = 4096
+	ringBufs    = 512      // provided buffers per loop, a power of 2
+	ringBufSize = 16 << 10 // bytes each
+	pollIn      = 0x1
+	pollOut     = 0x4
+)
+
+// uringLoop is the ring of a loop and what guards it.
+type uringLoop struct {
+	mu      sync.Mutex // guards the submission queue: conns change interest from any goroutine
+	reaping bool       // the loop will submit before it waits; guarded by mu
+	r       *ring
+	bufs    *bufRing   // used by the loop's goroutine only
+	sub     func(*cqe) // the loop's completion handler, made once
+}
+
+func userData(fd int, gen uint32, kind uint64) uint64 {
+	return uint64(gen)<<32 | uint64(fd)<<kindBits | kind
+}
+
+// newUringLoop sets up the ring of l.
+func newUringLoop(l *loop) (*uringLoop, error) {
+	r, err := newRing(ringEntries)
+	if err != nil {
+		return nil, err
+	}
+	b, err := r.newBufRing(0, ringBufs, ringBufSize)
+	if err != nil {
+		r.close()
+		return nil, err
+	}
+	u := &uringLoop{r: r, bufs: b}
+	u.sub = l.completed
+	return u, nil
+}
+
+func (u *uringLoop) close() {
+	u.r.close() // ends every request in it
+	u.bufs.free()
+}
+
+// prep prepares one request and submits it with what others prepared,
+// unless the loop is about to submit; now submits it in any case.
+func (u *uringLoop) prep(now bool, f func(*ring) error) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if err := f(u.r); err != nil {
+		return err
+	}
+	if u.reaping && !now {
+		return nil // submitted with the loop's next wait
+	}
+	_, err := u.r.enter(u.r.pending, 0, nil)
+	return err
+}
+
+func (u *uringLoop) pollAdd(fd int, mask uint32, ud uint64) error {
+	return u.prep(false, func(r *ring) error {
+		s, err := r.next()
+		if err != nil {
+			return err
+		}
+		s.opcode, s.fd, s.opFlags, s.userData = opPollAdd, int32(fd), mask, ud
+		return nil
+	})
+}
+
+// cancelFD ends the requests on fd before it is closed: each holds the
+// file, which would keep the socket open. The cancellation finds them by
+// descriptor, so it is submitted at once, while fd is still open.
+func (u *uringLoop) cancelFD(fd int) {
+	u.prep(true, func(r *ring) error { return r.prepCancelFD(fd, kindIgnore) })
+}
+
+// runRing is run for a loop on a ring.
+func (l *loop) runRing() {
+	e := l.e
+	u := l.u
+	for !e.finished.Load() {
+		if l.acceptor && l.lfd >= 0 && e.stoppingF.Load() {
+			l.closeListener()
+		}
+		u.mu.Lock()
+		u.reaping = true
+		u.mu.Unlock()
+		n := u.r.reap(u.sub)
+		// Submit what the completions prepared; wait only if there were
+		// none. As on epoll, yield before blocking.
+		wait, d := false, time.Duration(0)
+		if n == 0 {
+			if timeout := l.timeout(); timeout != 0 {
+				runtime.Gosched()
+				wait = true
+				if timeout > 0 {
+					d = time.Duration(timeout) * time.Millisecond
+				}
+			}
+		}
+		if err := l.submit(wait, d); err != nil {
+			e.s.logf("eventloop: io_uring_enter: %v", err)
+			e.fail(err)
+			break
+		}
+		l.sweep()
+	}
+	if l.acceptor {
+		l.closeListener()
+	}
+	l.closeFDs()
+}
+
+// submit submits what is prepared and, if wait, waits for a completion,
+// at most d if d > 0.
+func (l *loop) submit(wait bool, d time.Duration) error {
+	u := l.u
+	var arg *getEventsArg
+	var ts syscall.Timespec
+	if wait && d > 0 {
+		ts = syscall.NsecToTimespec(int64(d))
+		arg = &getEventsArg{ts: uint64(uintptr(unsafe.Pointer(&ts)))}
+	}
+	u.mu.Lock()
+	u.reaping = false
+	submit := u.r.pending
+	u.r.pending = 0
+	u.r.publish()
+	u.mu.Unlock()
+	if submit == 0 && !wait {
+		return nil
+	}
+	var min uint32
+	if wait {
+		min = 1
+	}
+	n, err := u.r.enterRaw(submit, min, arg)
+	if n < int(submit) {
+		u.mu.Lock()
+		u.r.pending += submit - uint32(max(n, 0))
+		u.mu.Unlock()
+	}
+	switch err {
+	case nil, syscall.ETIME, syscall.EINTR, syscall.EBUSY, syscall.EAGAIN:
+		return nil
+	}
+	return err
+}
+
+// completed handles one completion, on the loop's goroutine.
+func (l *loop) completed(c *cqe) {
+	ud := c.userData
+	kind := ud & (1<<kindBits - 1)
+	fd := int(uint32(ud) >> kindBits)
+	gen := uint32(ud >> 32)
+	var data []byte
+	id := uint16(c.flags >> cqeBufShift)
+	hasBuf := c.flags&cqeFBuffer != 0
+	if hasBuf {
+		data = l.u.bufs.buf(id, max(int(c.res), 0))
+	}
+	switch kind {
+	case kindWake:
+		var b [64]byte
+		for {
+			if n, _ := syscall.Read(l.rd, b[:]); n <= 0 {
+				break
+			}
+		}
+		l.u.pollAdd(l.rd, pollIn, userData(l.rd, 0, kindWake))
+	case kindListen:
+		if l.lfd >= 0 && c.res >= 0 {
+			l.accept()
+			if l.lnRetry == 0 && l.lfd >= 0 {
+				l.u.pollAdd(l.lfd, pollIn, userData(l.lfd, 0, kindListen))
+			}
+		}
+	case kindRecv, kindPollOut:
+		cn := l.e.table.get(fd)
+		if cn != nil && cn.l == l && cn.gen == gen {
+			if kind == kindRecv {
+				cn.recvDone(c.res, c.flags&cqeFMore != 0, data)
+			} else {
+				cn.pollOutDone(c.res)
+			}
+		}
+	}
+	if hasBuf {
+		l.u.bufs.put(id)
+	}
+}
+
+// recvDone takes a receive's completion.
+func (c *conn) recvDone(res int32, more bool, data []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !more {
+		c.flags &^= fRecv
+	}
+	if c.flags&fFDClosed != 0 {
+		return
+	}
+	switch {
+	case res > 0:
+		if c.flags&fEOF == 0 {
+			c.received(data)
+		}
+	case res == 0:
+		if c.flags&fEOF == 0 {
+			c.flags |= fEOF
+			c.ended()
+		}
+	case syscall.Errno(-res) == syscall.ECANCELED, syscall.Errno(-res) == syscall.ENOBUFS:
+	default:
+		if c.flags&fEOF == 0 {
+			c.rerr = syscall.Errno(-res)
+			c.flags |= fEOF
+			c.ended()
+		}
+	}
+	if c.flags&fFDClosed == 0 {
+		c.setInterest()
+	}
+}
+
+// pollOutDone takes the completion of a poll for room to write.
+func (c *conn) pollOutDone(res int32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.flags &^= fPollOut
+	if c.flags&fFDClosed != 0 || res < 0 && syscall.Errno(-res) == syscall.ECANCELED {
+		return
+	}
+	if c.queued() > 0 {
+		c.flush()
+	}
+	if c.flags&fFDClosed == 0 {
+		c.setInterest()
+	}
+}
+
+// setRingInterest starts the requests the connection needs. c.mu is held.
+func (c *conn) setRingInterest(want uint32) {
+	u := c.l.u
+	fd := int(c.fd)
+	// A receive in the ring when reading stops is left to complete: it
+	// brings one buffer at most, and is not renewed.
+	if want&syscall.EPOLLIN != 0 && c.flags&fRecv == 0 {
+		c.flags |= fRecv
+		u.prep(false, func(r *ring) error { return r.prepRecv(fd, u.bufs.group, false, userData(fd, c.gen, kindRecv)) })
+	}
+	if want&syscall.EPOLLOUT != 0 && c.flags&fPollOut == 0 {
+		c.flags |= fPollOut
+		u.pollAdd(fd, pollOut, userData(fd, c.gen, kindPollOut))
+	}
+	c.interest = want
+}
+
+// startRing sets up l on a ring, polling its wake-up pipe and, on the
+// acceptor, the listener.
+func (l *loop) startRing(acceptor bool) error {
+	u, err := newUringLoop(l)
+	if err != nil {
+		l.closeFDs()
+		return err
+	}
+	l.u = u
+	err = u.pollAdd(l.rd, pollIn, userData(l.rd, 0, kindWake))
+	if err == nil && acceptor {
+		l.lfd = l.e.lfd
+		err = u.pollAdd(l.lfd, pollIn, userData(l.lfd, 0, kindListen))
+	}
+	if err != nil {
+		l.lfd = -1
+		l.closeFDs()
+		return fmt.Errorf("eventloop: io_uring: %w", err)
+	}
+	return nil
+}
+
+// probeUring reports why io_uring cannot serve here, if it cannot: the
+// kernel lacks it or a feature used, or a policy refuses it.
+func probeUring() error {
+	r, err := newRing(8)
+	if err != nil {
+		return err
+	}
+	defer r.close()
+	b, err := r.newBufRing(0, 8, 4096)
+	if err != nil {
+		return err
+	}
+	b.free()
+	return nil
+}
+
+// UringAvailable reports whether Engine "uring" would run on io_uring
+// here rather than fall back to epoll.
+func UringAvailable() bool { return probeUring() == nil }
