@@ -469,6 +469,9 @@ func (l *loop) owner(ev *syscall.EpollEvent) *conn {
 // closeListener closes the acceptor's copy of the listening socket.
 func (l *loop) closeListener() {
 	if l.lfd >= 0 {
+		// Take, and close, what completed its TCP handshake: closing the
+		// listener would reset it.
+		l.accept()
 		if l.u != nil {
 			l.u.cancelFD(l.lfd)
 		}

@@ -36,7 +36,7 @@ const (
 
 const (
 	ringEntries = 4096
-	ringBufs    = 512      // provided buffers per loop, a power of 2
+	ringBufs    = 64       // provided buffers per loop, a power of 2
 	ringBufSize = 16 << 10 // bytes each
 	pollIn      = 0x1
 	pollOut     = 0x4
