@@ -134,7 +134,8 @@ type Conn struct {
 	pings      []pendingPing
 	closeTimer *time.Timer
 	finished   bool
-	doneClosed bool // done is, or is to be made, closed
+	doneClosed bool          // done is, or is to be made, closed
+	afterClose []*closeWatch // see AfterClose
 
 	live *timedLiveness // set by driver.Opened, if liveness is on
 
@@ -585,6 +586,7 @@ func (c *Conn) finish(code int, reason string) {
 	c.mu.Unlock()
 	c.nc.Close()
 	c.state.Store(int32(Closed))
+	c.runAfterClose()
 	if g := c.opts.Group; g != nil {
 		g.remove(c)
 	}
