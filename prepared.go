@@ -173,3 +173,16 @@ func (c *Conn) writeRaw(b []byte) error {
 	}
 	return nil
 }
+
+// CloseStalled closes the connection with code and reason without waiting,
+// for a peer that may have stopped reading: a send blocked on it fails
+// after Options.CloseTimeout, and the close frame follows if the peer
+// takes it by then; otherwise the connection is dropped. Channel hubs use
+// it on connections that fell too far behind.
+func (c *Conn) CloseStalled(code int, reason string) {
+	if c.ReadyState() != Open {
+		return
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(c.opts.closeTimeout()))
+	go c.Close(code, reason)
+}
