@@ -197,11 +197,19 @@ func checkName(name string) error {
 	return nil
 }
 
-// Join adds c to the channel name. A connection leaves its channels when
-// it closes. Joining a channel twice does nothing.
+// ErrNotOpen is returned by Join for a connection not started yet.
+var ErrNotOpen = errors.New("hub: the connection is not open yet: join in its OnOpen handler or after Start")
+
+// Join adds c, an open connection, to the channel name: in c's OnOpen
+// handler, so that its first message finds it a member, or after Start. A
+// connection leaves its channels when it closes. Joining a channel twice
+// does nothing.
 func (h *Hub) Join(c *wsd.Conn, name string) error {
 	if err := checkName(name); err != nil {
 		return err
+	}
+	if c.ReadyState() == wsd.Connecting {
+		return ErrNotOpen
 	}
 	h.mu.Lock()
 	if h.closed {

@@ -76,9 +76,14 @@ func newNode(t testing.TB, engine string, opts hub.Options, wopts *wsd.Options) 
 		}
 		name := strings.TrimPrefix(r.URL.Path, "/")
 		c.OnMessage(func(m wsd.Message) { h.Publish(name, m.Type, m.Data) })
-		if err := h.Join(c, name); err != nil {
-			t.Errorf("Join: %v", err)
+		if err := h.Join(c, name); err != hub.ErrNotOpen {
+			t.Errorf("Join before Start: %v, want ErrNotOpen", err)
 		}
+		c.OnOpen(func() {
+			if err := h.Join(c, name); err != nil {
+				t.Errorf("Join: %v", err)
+			}
+		})
 		mu.Lock()
 		all = append(all, c)
 		mu.Unlock()

@@ -71,7 +71,7 @@ func newNode(t testing.TB, c Config) *node {
 		if err != nil {
 			return
 		}
-		h.Join(ws, strings.TrimPrefix(r.URL.Path, "/"))
+		ws.OnOpen(func() { h.Join(ws, strings.TrimPrefix(r.URL.Path, "/")) })
 		cmu.Lock()
 		conns = append(conns, ws)
 		cmu.Unlock()
@@ -188,6 +188,11 @@ func settle(t testing.TB, channel string, nodes []*node, members []*member) {
 				break
 			}
 			if time.Now().After(deadline) {
+				for j, m := range members {
+					m.mu.Lock()
+					t.Logf("member %d got %d messages: %.200q", j, len(m.got), m.got)
+					m.mu.Unlock()
+				}
 				t.Fatalf("node %d's messages do not reach every member", i)
 			}
 			time.Sleep(20 * time.Millisecond)
