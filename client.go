@@ -73,7 +73,10 @@ func (c *Conn) dial(ctx context.Context) error {
 		nc.Close()
 		return err
 	}
-	c.begin(c.nc, leftover)
+	if !c.begin(c.nc, leftover) {
+		c.nc.Close()
+		return errCanceled
+	}
 	return nil
 }
 

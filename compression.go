@@ -166,7 +166,7 @@ func (c *Conn) useDeflate(p handshake.DeflateParams, extensions string) {
 // Extensions returns the extensions agreed in the handshake, as the
 // server's Sec-WebSocket-Extensions header gave them, or "".
 func (c *Conn) Extensions() string {
-	if c.z == nil {
+	if !c.negotiated() || c.z == nil {
 		return ""
 	}
 	return c.z.extensions
@@ -253,8 +253,7 @@ func (c *Conn) writeCompressed(op proto.Opcode, payload []byte) error {
 	}
 	*f = frameWriter{}
 	if err != nil {
-		c.nc.Close()
-		return fmt.Errorf("wsd: write: %w", err)
+		return c.writeFailed(err)
 	}
 	return nil
 }

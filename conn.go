@@ -1,10 +1,14 @@
 package wsd
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,92 +17,6 @@ import (
 
 	"github.com/wsd-go/wsd/internal/proto"
 )
-
-// MessageType is the type of a message or frame. Its values are the
-// RFC 6455 opcodes.
-type MessageType int
-
-// Message types.
-const (
-	TextMessage   MessageType = 1
-	BinaryMessage MessageType = 2
-	CloseMessage  MessageType = 8
-	PingMessage   MessageType = 9
-	PongMessage   MessageType = 10
-)
-
-func (t MessageType) String() string {
-	switch t {
-	case TextMessage:
-		return "text"
-	case BinaryMessage:
-		return "binary"
-	case CloseMessage:
-		return "close"
-	case PingMessage:
-		return "ping"
-	case PongMessage:
-		return "pong"
-	}
-	return fmt.Sprintf("MessageType(%d)", int(t))
-}
-
-// Message is a whole message received from the peer.
-//
-// Data is only valid until the OnMessage handler returns: the connection
-// reuses its memory for the next message. Copy it (or call String) to keep
-// it.
-type Message struct {
-	Type MessageType // TextMessage or BinaryMessage
-	Data []byte      // for TextMessage, valid UTF-8
-}
-
-// String returns the message's data as a string (a copy).
-func (m Message) String() string { return string(m.Data) }
-
-// ReadyState is the state of a connection.
-type ReadyState int32
-
-// Ready states, as in the WebSocket API.
-const (
-	Connecting ReadyState = iota // before the handshake completes
-	Open                         // messages may be sent and received
-	Closing                      // a close frame was sent or received
-	Closed                       // the TCP connection is closed
-)
-
-func (s ReadyState) String() string {
-	switch s {
-	case Connecting:
-		return "connecting"
-	case Open:
-		return "open"
-	case Closing:
-		return "closing"
-	case Closed:
-		return "closed"
-	}
-	return fmt.Sprintf("ReadyState(%d)", int(s))
-}
-
-// SendOptions refine Send. The zero value sends all of data as one binary
-// message.
-type SendOptions struct {
-	// Type is the kind of frame to send; zero means BinaryMessage.
-	// CloseMessage starts the closing handshake, with data as the reason.
-	Type MessageType
-	// Start and End bound the part of data to send, data[Start:End]; an
-	// End of zero means len(data).
-	Start, End int
-	// Code is the status code of a close frame; zero means 1000.
-	Code int
-	// Compress overrides, for this message, whether it is compressed when
-	// permessage-deflate is in use. Control frames never are.
-	Compress CompressChoice
-	// Callback, if set, is called once the bytes are written, with nil,
-	// or with the error that stopped them. It runs before Send returns.
-	Callback func(error)
-}
 
 type handlers struct {
 	open    func()
@@ -115,8 +33,9 @@ type pendingPing struct {
 }
 
 // Conn is a WebSocket connection, server or client side. Its methods are
-// safe for concurrent use. Event handlers run one at a time, in order, on
-// the connection's own goroutine.
+// safe for concurrent use. Event handlers run one at a time, in order: on
+// the connection's own goroutine, or on a worker of a transport that runs
+// connections itself, such as package eventloop.
 type Conn struct {
 	m     proto.Machine
 	opts  *Options // shared, not copied: it must not change once in use
@@ -131,17 +50,20 @@ type Conn struct {
 	wmu sync.Mutex // held while a frame is encoded and written
 
 	mu         sync.Mutex // guards the fields below
-	pings      []pendingPing
-	closeTimer *time.Timer
+	x          *lifecycle // made when first needed
 	finished   bool
 	doneClosed bool          // done is, or is to be made, closed
+	canceled   bool          // Close or CloseNow came during the handshake
 	afterClose []*closeWatch // see AfterClose
+
+	msgSeen bool // a message was dispatched; read and reset by liveness
 
 	live *timedLiveness // set by driver.Opened, if liveness is on
 
 	protocol   string
 	z          *compression // nil unless permessage-deflate is in use
 	reqPacked  string       // the request headers, packed
+	respPacked string       // a server's ResponseWriter headers, packed
 	respHeader http.Header  // on a client; a server builds it when asked
 
 	// server side, before Start
@@ -150,6 +72,23 @@ type Conn struct {
 
 	// client side
 	url string
+}
+
+// lifecycle holds what most connections need only for a moment, or never,
+// out of Conn, which every idle connection keeps.
+type lifecycle struct {
+	pings      []pendingPing
+	closeTimer *time.Timer
+	cause      error                   // why we cut the connection, if we did
+	cancel     context.CancelCauseFunc // cancels Start's handshake; nil outside it
+}
+
+// lc returns c.x, making it if need be. c.mu is held.
+func (c *Conn) lc() *lifecycle {
+	if c.x == nil {
+		c.x = new(lifecycle)
+	}
+	return c.x
 }
 
 // noHandlers is the handler set of a new connection.
@@ -206,7 +145,19 @@ func (c *Conn) OnPong(f func(payload []byte)) { c.setHandler(func(h *handlers) {
 func (c *Conn) Version() string { return "hybi-13" }
 
 // Protocol returns the subprotocol agreed in the handshake, or "".
-func (c *Conn) Protocol() string { return c.protocol }
+func (c *Conn) Protocol() string {
+	if !c.negotiated() {
+		return ""
+	}
+	return c.protocol
+}
+
+// negotiated reports whether the fields set by the handshake may be read:
+// a server sets them in NewServer, a client during Start, before it leaves
+// the connecting state.
+func (c *Conn) negotiated() bool {
+	return c.m.Role() == proto.Server || c.ReadyState() != Connecting
+}
 
 // ReadyState returns the state of the connection.
 func (c *Conn) ReadyState() ReadyState { return ReadyState(c.state.Load()) }
@@ -237,6 +188,9 @@ func (c *Conn) ResponseHeader() http.Header {
 			return nil
 		}
 		return c.serverResponseHeader()
+	}
+	if !c.negotiated() {
+		return nil
 	}
 	return c.respHeader
 }
@@ -321,7 +275,8 @@ func (c *Conn) sendPing(payload []byte, onPong func()) error {
 	}
 	if onPong != nil {
 		c.mu.Lock()
-		c.pings = append(c.pings, pendingPing{string(payload), onPong})
+		x := c.lc()
+		x.pings = append(x.pings, pendingPing{string(payload), onPong})
 		c.mu.Unlock()
 	}
 	return c.write(proto.OpPing, payload, CompressNever)
@@ -329,8 +284,14 @@ func (c *Conn) sendPing(payload []byte, onPong func()) error {
 
 // Close starts the closing handshake with code (zero means 1000) and
 // reason, if the connection is open. The close event follows when the peer
-// answers, or after Options.CloseTimeout. Closing a connection that is not
-// open does nothing; Close may be called any number of times.
+// answers, or after Options.CloseTimeout. On a connection still in its
+// opening handshake, Close cancels the handshake: Start returns an error
+// that matches ErrClosed. Closing a connection that is closed does
+// nothing; Close may be called any number of times.
+//
+// Close waits for a send in progress to finish before it writes the close
+// frame, at most CloseTimeout; a send still blocked then (a peer that
+// stopped reading) is cut, with the connection.
 func (c *Conn) Close(code int, reason string) error {
 	if code == 0 {
 		code = proto.CloseNormal
@@ -344,14 +305,7 @@ func (c *Conn) Close(code int, reason string) error {
 	if !utf8.ValidString(reason) {
 		return errors.New("wsd: close reason is not valid UTF-8")
 	}
-	if !c.started.Load() {
-		if c.started.CompareAndSwap(false, true) {
-			c.state.Store(int32(Closed))
-			c.closeDone()
-		}
-		return nil
-	}
-	if c.ReadyState() != Open {
+	if c.closeUnopened() || c.ReadyState() != Open {
 		return nil
 	}
 	sent, err := c.writeClose(code, reason)
@@ -359,11 +313,87 @@ func (c *Conn) Close(code int, reason string) error {
 		c.state.CompareAndSwap(int32(Open), int32(Closing))
 		c.mu.Lock()
 		if !c.finished {
-			c.closeTimer = time.AfterFunc(c.opts.closeTimeout(), func() { c.nc.Close() })
+			c.lc().closeTimer = time.AfterFunc(c.opts.closeTimeout(), func() {
+				c.abort(errNoCloseAnswer)
+			})
 		}
 		c.mu.Unlock()
 	}
 	return err
+}
+
+// CloseNow closes the connection at once, without a closing handshake:
+// the socket is closed, a send blocked on it fails, and the close event
+// reports 1006. On a connection still in its opening handshake it cancels
+// the handshake, as Close does.
+func (c *Conn) CloseNow() error {
+	if !c.closeUnopened() && c.ReadyState() != Closed {
+		c.abort(errClosedNow)
+	}
+	return nil
+}
+
+var (
+	errClosedNow     = errors.New("closed by CloseNow")
+	errNoCloseAnswer = errors.New("no answer to the close frame")
+)
+
+// closeUnopened ends a connection that is not open yet: one never started
+// is closed, one in its handshake has the handshake canceled. It reports
+// whether the connection was not open.
+func (c *Conn) closeUnopened() bool {
+	if !c.started.Load() && c.started.CompareAndSwap(false, true) {
+		c.state.Store(int32(Closed))
+		c.closeDone()
+		return true
+	}
+	c.mu.Lock()
+	if c.ReadyState() != Connecting {
+		c.mu.Unlock()
+		return false
+	}
+	c.canceled = true
+	var cancel context.CancelCauseFunc
+	if c.x != nil {
+		cancel = c.x.cancel
+	}
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel(errCanceled)
+	}
+	return true
+}
+
+// abort cuts the connection for cause, which the close event reports: the
+// transport sees its stream end and reports the drop, in order with the
+// connection's other events.
+func (c *Conn) abort(cause error) {
+	c.mu.Lock()
+	if x := c.lc(); x.cause == nil {
+		x.cause = cause
+	}
+	c.mu.Unlock()
+	if a, ok := c.nc.(interface{ Abort() error }); ok {
+		a.Abort() // a transport's queue is not worth flushing now
+	} else {
+		c.nc.Close()
+	}
+}
+
+// lockWrite takes the write lock, waiting at most the close timeout: a
+// close frame must not wait forever behind a send that a peer which
+// stopped reading keeps blocked. The connection is cut if the wait is too
+// long, which ends the blocked send.
+func (c *Conn) lockWrite() {
+	if c.wmu.TryLock() {
+		return
+	}
+	d := c.opts.closeTimeout()
+	t := time.AfterFunc(d, func() {
+		c.abort(fmt.Errorf("close frame not sent: a send was blocked for %v", d))
+	})
+	c.wmu.Lock()
+	t.Stop()
 }
 
 var wbufPool = sync.Pool{New: func() any { b := make([]byte, 0, readBufferSize); return &b }}
@@ -379,7 +409,7 @@ func (c *Conn) write(op proto.Opcode, payload []byte, choice CompressChoice) err
 		return fmt.Errorf("wsd: control frame payload of %d bytes exceeds 125", len(payload))
 	}
 	if op == proto.OpText && !utf8.Valid(payload) {
-		return errors.New("wsd: text message is not valid UTF-8")
+		return ErrInvalidUTF8
 	}
 	if c.ReadyState() != Open {
 		return ErrClosed
@@ -389,16 +419,19 @@ func (c *Conn) write(op proto.Opcode, payload []byte, choice CompressChoice) err
 	if c.m.CloseSent() {
 		return ErrClosed
 	}
+	// Every send, compressed or not, gets a deadline of its own: one
+	// left from an earlier send would cut this one short.
+	if c.opts.WriteTimeout > 0 {
+		c.nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+	}
 	if c.z != nil && c.z.cz != nil && !op.IsControl() && c.compress(choice, len(payload)) {
 		return c.writeCompressed(op, payload)
 	}
 	return c.writeLocked(op, payload)
 }
 
+// writeLocked writes one frame. c.wmu is held and the deadline set.
 func (c *Conn) writeLocked(op proto.Opcode, payload []byte) error {
-	if c.opts.WriteTimeout > 0 {
-		c.nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
-	}
 	var err error
 	if len(payload) <= smallMessage {
 		bp := wbufPool.Get().(*[]byte)
@@ -410,12 +443,17 @@ func (c *Conn) writeLocked(op proto.Opcode, payload []byte) error {
 		err = c.writeLarge(op, payload)
 	}
 	if err != nil {
-		// A failed write leaves the stream in an unknown state: drop it,
-		// and let the read loop report the close.
-		c.nc.Close()
-		return fmt.Errorf("wsd: write: %w", err)
+		return c.writeFailed(err)
 	}
 	return nil
+}
+
+// writeFailed drops a connection whose write failed: the stream is in an
+// unknown state. The read loop reports the close, with err as its cause.
+func (c *Conn) writeFailed(err error) error {
+	err = fmt.Errorf("wsd: write: %w", err)
+	c.abort(err)
+	return err
 }
 
 func (c *Conn) writeLarge(op proto.Opcode, payload []byte) error {
@@ -449,7 +487,7 @@ func (c *Conn) writeLarge(op proto.Opcode, payload []byte) error {
 // writeClose sends a close frame unless one was sent; sent reports whether
 // this call sent it.
 func (c *Conn) writeClose(code int, reason string) (sent bool, err error) {
-	c.wmu.Lock()
+	c.lockWrite()
 	defer c.wmu.Unlock()
 	bp := wbufPool.Get().(*[]byte)
 	defer wbufPool.Put(bp)
@@ -460,8 +498,7 @@ func (c *Conn) writeClose(code int, reason string) (sent bool, err error) {
 	// A close frame must not wait on a peer that stopped reading.
 	c.nc.SetWriteDeadline(time.Now().Add(c.opts.closeTimeout()))
 	if _, err = c.nc.Write(b); err != nil {
-		c.nc.Close()
-		return true, fmt.Errorf("wsd: write: %w", err)
+		return true, c.writeFailed(err)
 	}
 	return true, nil
 }
@@ -470,16 +507,23 @@ func (c *Conn) writeClose(code int, reason string) (sent bool, err error) {
 // feed with the bytes it reads, in order, then dropped if the stream ends
 // before feed reported the end. Calls must not overlap.
 
-// opened delivers the open event.
-func (c *Conn) opened() {
+// opened delivers the open event. It reports whether the connection is
+// over: a handler that panics fails it.
+func (c *Conn) opened() (over bool) {
+	defer c.recoverHandler(&over)
 	if f := c.h.Load().open; f != nil {
 		f()
 	}
+	return false
 }
 
 // feed runs data through the protocol core and dispatches the events. It
 // reports whether the connection is over. Payloads are unmasked in place.
-func (c *Conn) feed(data []byte) bool {
+func (c *Conn) feed(data []byte) (over bool) {
+	if c.ReadyState() == Closed {
+		return true // finished by a handler's panic, or by keepalive
+	}
+	defer c.recoverHandler(&over)
 	for len(data) > 0 {
 		n, ev := c.m.Feed(data)
 		data = data[n:]
@@ -495,14 +539,48 @@ func (c *Conn) feed(data []byte) bool {
 	return false
 }
 
-// dropped ends a connection whose stream ended without a closing handshake.
-func (c *Conn) dropped() {
-	reason := "connection closed without a close frame"
-	if c.m.CloseSent() {
-		reason = "no answer to the close frame"
+// recoverHandler, deferred, turns a panic of an event handler into the
+// failure of this connection alone, with 1011, as net/http survives a
+// panicking handler.
+func (c *Conn) recoverHandler(over *bool) {
+	v := recover()
+	if v == nil {
+		return
 	}
-	if c.live != nil && c.live.cut.Load() {
-		reason = keepaliveReason(c.opts)
+	c.logf("wsd: panic in an event handler of the connection from %v: %v\n%s", c.RemoteAddr(), v, debug.Stack())
+	*over = true
+	c.state.CompareAndSwap(int32(Open), int32(Closing))
+	c.writeClose(proto.CloseInternalError, "internal error")
+	c.finish(proto.CloseInternalError, fmt.Sprintf("panic in an event handler: %v", v))
+}
+
+func (c *Conn) logf(format string, args ...any) {
+	if l := c.opts.ErrorLog; l != nil {
+		l.Printf(format, args...)
+	} else {
+		log.Printf(format, args...)
+	}
+}
+
+// dropped ends a connection whose stream ended without a closing
+// handshake; err is what ended it, as the transport saw it.
+func (c *Conn) dropped(err error) {
+	c.mu.Lock()
+	var cause error
+	if c.x != nil {
+		cause = c.x.cause
+	}
+	c.mu.Unlock()
+	var reason string
+	switch {
+	case cause != nil:
+		reason = cause.Error()
+	case c.m.CloseSent():
+		reason = "no answer to the close frame"
+	case err == nil || errors.Is(err, io.EOF):
+		reason = "connection closed without a close frame"
+	default:
+		reason = "connection closed without a close frame: " + err.Error()
 	}
 	c.finish(proto.CloseAbnormal, reason)
 }
@@ -512,6 +590,7 @@ func (c *Conn) dispatch(ev proto.Event) bool {
 	h := c.h.Load()
 	switch ev.Kind {
 	case proto.EventMessage:
+		c.msgSeen = true
 		if h.message != nil {
 			h.message(Message{Type: MessageType(ev.Op), Data: ev.Data})
 		}
@@ -552,16 +631,21 @@ func (c *Conn) dispatch(ev proto.Event) bool {
 func (c *Conn) pong(payload []byte) {
 	var fire []func()
 	c.mu.Lock()
-	keep := c.pings[:0]
-	for _, p := range c.pings {
+	if c.x == nil {
+		c.mu.Unlock()
+		return
+	}
+	x := c.x
+	keep := x.pings[:0]
+	for _, p := range x.pings {
 		if p.payload == string(payload) {
 			fire = append(fire, p.fn)
 		} else {
 			keep = append(keep, p)
 		}
 	}
-	clear(c.pings[len(keep):])
-	c.pings = keep
+	clear(x.pings[len(keep):])
+	x.pings = keep
 	c.mu.Unlock()
 	for _, f := range fire {
 		f()
@@ -576,13 +660,15 @@ func (c *Conn) finish(code int, reason string) {
 		return
 	}
 	c.finished = true
-	if c.closeTimer != nil {
-		c.closeTimer.Stop()
+	if c.x != nil && c.x.closeTimer != nil {
+		c.x.closeTimer.Stop()
 	}
 	if c.live != nil {
-		c.live.t.Stop()
+		c.live.stop()
 	}
-	c.pings = nil
+	if c.x != nil {
+		c.x.pings = nil
+	}
 	c.mu.Unlock()
 	c.nc.Close()
 	c.state.Store(int32(Closed))
@@ -598,10 +684,21 @@ func (c *Conn) finish(code int, reason string) {
 		c.z.cz = nil
 		c.wmu.Unlock()
 	}
+	defer c.closeDone()
 	if f := c.h.Load().close; f != nil {
-		f(code, reason)
+		c.closed(f, code, reason)
 	}
-	c.closeDone()
+}
+
+// closed calls the close handler; a panic there is reported, and the
+// connection is over already.
+func (c *Conn) closed(f func(int, string), code int, reason string) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.logf("wsd: panic in the close handler of the connection from %v: %v\n%s", c.RemoteAddr(), v, debug.Stack())
+		}
+	}()
+	f(code, reason)
 }
 
 // join adds an open connection to its group; a group that is shutting

@@ -17,6 +17,18 @@ func (e *ProtocolError) Error() string {
 	return fmt.Sprintf("wsd: protocol error (close %d): %s", e.Code, e.Reason)
 }
 
+// Is lets errors.Is match a failure by its kind: ErrMessageTooBig for
+// 1009, ErrInvalidUTF8 for 1007.
+func (e *ProtocolError) Is(target error) bool {
+	switch target {
+	case ErrMessageTooBig:
+		return e.Code == CloseTooBig
+	case ErrInvalidUTF8:
+		return e.Code == CloseInvalidPayload
+	}
+	return false
+}
+
 // HandshakeError is a failed opening handshake. On a server, Status is the
 // HTTP status the request was answered with; on a client it is the status
 // the server answered (101 when the status was right but a header was not).
@@ -29,9 +41,25 @@ func (e *HandshakeError) Error() string {
 	return fmt.Sprintf("wsd: handshake failed: %d %s: %s", e.Status, http.StatusText(e.Status), e.Reason)
 }
 
-// ErrClosed is returned by sends on a connection that is not open: not yet
-// started, closing or closed.
-var ErrClosed = errors.New("wsd: connection is not open")
+// Errors to tell apart with errors.Is. A write that timed out matches
+// os.ErrDeadlineExceeded, and a handshake cut by its context or
+// HandshakeTimeout matches context.DeadlineExceeded; a refused handshake
+// is a *HandshakeError, a peer's protocol violation a *ProtocolError.
+var (
+	// ErrClosed is returned by sends on a connection that is not open:
+	// not yet started, closing or closed. Start returns an error that
+	// matches it when Close canceled the handshake.
+	ErrClosed = errors.New("wsd: connection is not open")
+
+	// ErrMessageTooBig matches the *ProtocolError of a peer's message
+	// over Options.MaxLength (close code 1009).
+	ErrMessageTooBig = errors.New("wsd: message too big")
+
+	// ErrInvalidUTF8 is returned by a send of text that is not valid
+	// UTF-8, and matches the *ProtocolError of a peer's text that is not
+	// (close code 1007).
+	ErrInvalidUTF8 = errors.New("wsd: text is not valid UTF-8")
+)
 
 // Close codes of RFC 6455 section 7.4.1.
 const (

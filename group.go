@@ -53,16 +53,14 @@ func (g *Group) Len() int {
 }
 
 // Shutdown refuses new connections, closes every connection of the group
-// with 1001 (going away) and waits until they have closed or ctx is done,
-// returning ctx's error then. Connections that do not answer are dropped
-// after their CloseTimeout.
+// with 1001 (going away) and waits until they have closed or ctx is done.
+// Then it drops, with CloseNow, the connections still open (peers that
+// did not answer, or stopped reading so that no close frame could be
+// written) and returns ctx's error: Shutdown returns by ctx's deadline.
 func (g *Group) Shutdown(ctx context.Context) error {
 	g.mu.Lock()
 	g.closing = true
-	conns := make([]*Conn, 0, len(g.conns))
-	for c := range g.conns {
-		conns = append(conns, c)
-	}
+	conns := g.list()
 	var empty chan struct{}
 	if len(g.conns) > 0 {
 		if g.empty == nil {
@@ -71,8 +69,9 @@ func (g *Group) Shutdown(ctx context.Context) error {
 		empty = g.empty
 	}
 	g.mu.Unlock()
+	// Each close may wait for a send in progress: none waits for another.
 	for _, c := range conns {
-		c.Close(CloseGoingAway, "server shutting down")
+		go c.Close(CloseGoingAway, "server shutting down")
 	}
 	if empty == nil {
 		return nil
@@ -81,6 +80,21 @@ func (g *Group) Shutdown(ctx context.Context) error {
 	case <-empty:
 		return nil
 	case <-ctx.Done():
-		return ctx.Err()
 	}
+	g.mu.Lock()
+	conns = g.list()
+	g.mu.Unlock()
+	for _, c := range conns {
+		c.CloseNow()
+	}
+	return ctx.Err()
+}
+
+// list returns the group's connections. g.mu is held.
+func (g *Group) list() []*Conn {
+	conns := make([]*Conn, 0, len(g.conns))
+	for c := range g.conns {
+		conns = append(conns, c)
+	}
+	return conns
 }

@@ -3,6 +3,7 @@ package wsd
 import (
 	"context"
 	"crypto/tls"
+	"log"
 	"net"
 	"net/http"
 	"time"
@@ -74,8 +75,11 @@ type Options struct {
 	// PingInterval.
 	PongTimeout time.Duration
 
-	// IdleTimeout, if positive, closes the connection with 1001 when
-	// nothing has arrived from the peer for this long.
+	// IdleTimeout, if positive, closes the connection with 1001 when no
+	// message (text or binary) has arrived from the peer for this long.
+	// Control frames do not count: the pongs that answer our keepalive
+	// pings keep a dead peer apart from an idle one, not an idle
+	// connection open.
 	IdleTimeout time.Duration
 
 	// WriteTimeout, if positive, bounds each write to the socket; a send
@@ -99,6 +103,12 @@ type Options struct {
 	// server accepts clients' offers and a client makes none; see
 	// CompressionOptions.
 	Compression CompressionOptions
+
+	// ErrorLog receives what the connection cannot report otherwise: a
+	// panic in an event handler, with its stack (the connection is then
+	// failed with 1011 and the others go on). Nil means the log
+	// package's standard logger.
+	ErrorLog *log.Logger
 }
 
 func (o *Options) maxLength() int64 {

@@ -133,6 +133,7 @@ func (c *Conn) SendPrepared(msgs ...*PreparedMessage) error {
 				if err := flush(); err != nil {
 					return err
 				}
+				c.setWriteDeadline()
 				var err error
 				if z {
 					err = c.writeCompressed(proto.Opcode(p.typ), p.Data())
@@ -164,25 +165,17 @@ func (c *Conn) SendPrepared(msgs ...*PreparedMessage) error {
 
 // writeRaw writes ready frames. c.wmu is held.
 func (c *Conn) writeRaw(b []byte) error {
-	if c.opts.WriteTimeout > 0 {
-		c.nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
-	}
+	c.setWriteDeadline()
 	if _, err := c.nc.Write(b); err != nil {
-		c.nc.Close()
-		return fmt.Errorf("wsd: write: %w", err)
+		return c.writeFailed(err)
 	}
 	return nil
 }
 
-// CloseStalled closes the connection with code and reason without waiting,
-// for a peer that may have stopped reading: a send blocked on it fails
-// after Options.CloseTimeout, and the close frame follows if the peer
-// takes it by then; otherwise the connection is dropped. Channel hubs use
-// it on connections that fell too far behind.
-func (c *Conn) CloseStalled(code int, reason string) {
-	if c.ReadyState() != Open {
-		return
+// setWriteDeadline gives the next write its own deadline, if the options
+// ask for one. c.wmu is held.
+func (c *Conn) setWriteDeadline() {
+	if c.opts.WriteTimeout > 0 {
+		c.nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
 	}
-	c.nc.SetWriteDeadline(time.Now().Add(c.opts.closeTimeout()))
-	go c.Close(code, reason)
 }

@@ -3,6 +3,7 @@ package wsd
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -73,34 +74,76 @@ func (c *Conn) Start(ctx context.Context) error {
 	if !c.started.CompareAndSwap(false, true) {
 		return errStarted
 	}
+	// Close cancels the handshake through this context.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	c.mu.Lock()
+	c.lc().cancel = cancel
+	if c.canceled {
+		cancel(errCanceled)
+	}
+	c.mu.Unlock()
 	var err error
 	if c.m.Role() == proto.Client {
 		err = c.dial(ctx)
 	} else {
 		err = c.accept(ctx)
 	}
+	c.mu.Lock()
+	if c.x.cause == nil && c.x.pings == nil && c.x.closeTimer == nil {
+		c.x = nil // most connections need it no more
+	} else {
+		c.x.cancel = nil
+	}
+	c.mu.Unlock()
 	if err != nil {
+		if context.Cause(ctx) == errCanceled {
+			err = errCanceled
+		}
 		c.state.Store(int32(Closed))
 		c.closeDone()
 	}
 	return err
 }
 
+var errCanceled = fmt.Errorf("wsd: handshake canceled by Close: %w", ErrClosed)
+
+// opening marks the connection open unless Close canceled its handshake,
+// which it reports then.
+func (c *Conn) opening() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.canceled {
+		return false
+	}
+	c.state.Store(int32(Open))
+	return true
+}
+
 func (c *Conn) accept(ctx context.Context) error {
 	w := c.w
 	c.w = nil
+	// Headers that middleware set, such as cookies or CORS, go with the
+	// 101, as net/http would send them with any other answer.
+	if h := w.Header(); len(h) > 0 {
+		c.respPacked = packHeader(h)
+	}
 	if a, ok := w.(transport.Attacher); ok {
-		if err := ctx.Err(); err != nil {
+		// The transport may call Opened as soon as Attach returns, from
+		// another goroutine: c.mu makes it wait until c is set up.
+		c.mu.Lock()
+		if err := ctx.Err(); err != nil || c.canceled {
+			c.mu.Unlock()
 			// Answer nothing, as after a hijack: take the connection
 			// and close it.
 			if nc, aerr := a.Attach(abandoned{}, nil); aerr == nil {
 				nc.Close()
 			}
+			if err == nil {
+				err = errCanceled
+			}
 			return err
 		}
-		// The transport may call Opened as soon as Attach returns, from
-		// another goroutine: c.mu makes it wait until c is set up.
-		c.mu.Lock()
 		resp := c.response()
 		nc, err := a.Attach(driver{c}, *resp)
 		putResponse(resp)
@@ -143,7 +186,10 @@ func (c *Conn) accept(ctx context.Context) error {
 		return err
 	}
 	nc.SetWriteDeadline(time.Time{})
-	c.begin(nc, leftover)
+	if !c.begin(nc, leftover) {
+		nc.Close()
+		return errCanceled
+	}
 	return nil
 }
 
@@ -151,7 +197,7 @@ func (c *Conn) accept(ctx context.Context) error {
 // with putResponse once written: a server makes one per handshake.
 func (c *Conn) response() *[]byte {
 	bp := respBufs.Get().(*[]byte)
-	*bp = handshake.AppendResponse((*bp)[:0], handshake.AcceptKey(c.key), c.protocol, c.Extensions(), c.opts.AdditionalHeaders)
+	*bp = handshake.AppendResponse((*bp)[:0], handshake.AcceptKey(c.key), c.protocol, c.Extensions(), c.extraHeaders())
 	return bp
 }
 
@@ -161,6 +207,21 @@ func putResponse(bp *[]byte) {
 	if cap(*bp) <= 4096 {
 		respBufs.Put(bp)
 	}
+}
+
+// extraHeaders returns the headers a server adds to its 101 response: the
+// ResponseWriter's, then Options.AdditionalHeaders under other names.
+func (c *Conn) extraHeaders() http.Header {
+	if c.respPacked == "" {
+		return c.opts.AdditionalHeaders
+	}
+	h := unpackHeader(c.respPacked)
+	for k, v := range c.opts.AdditionalHeaders {
+		if _, ok := h[http.CanonicalHeaderKey(k)]; !ok {
+			h[k] = v
+		}
+	}
+	return h
 }
 
 // serverResponseHeader returns the headers of the 101 response.
@@ -176,8 +237,8 @@ func (c *Conn) serverResponseHeader() http.Header {
 	if e := c.Extensions(); e != "" {
 		h.Set("Sec-WebSocket-Extensions", e)
 	}
-	for k, v := range c.opts.AdditionalHeaders {
-		if h.Get(k) == "" {
+	for k, v := range c.extraHeaders() {
+		if h.Get(k) == "" && !strings.EqualFold(k, "Content-Length") && !strings.EqualFold(k, "Transfer-Encoding") {
 			h[http.CanonicalHeaderKey(k)] = v
 		}
 	}
@@ -226,21 +287,29 @@ type abandoned struct{}
 
 func (abandoned) Opened()          {}
 func (abandoned) Feed([]byte) bool { return true }
-func (abandoned) Dropped()         {}
+func (abandoned) Dropped(error)    {}
 
 // driver lets a transport of internal/transport drive a Conn.
 type driver struct{ c *Conn }
 
 func (d driver) Opened() {
 	d.c.startLiveness()
-	d.c.opened()
+	d.c.opened() // a panic there finishes the connection; Feed sees it
 }
 
 func (d driver) Feed(data []byte) bool {
-	if d.c.live != nil {
-		d.c.live.active()
+	c := d.c
+	if c.live != nil {
+		c.live.active()
 	}
-	return d.c.feed(data)
+	over := c.feed(data)
+	if c.msgSeen {
+		c.msgSeen = false
+		if c.live != nil {
+			c.live.message()
+		}
+	}
+	return over
 }
 
-func (d driver) Dropped() { d.c.dropped() }
+func (d driver) Dropped(err error) { d.c.dropped(err) }

@@ -5,6 +5,7 @@ package eventloop
 import (
 	"errors"
 	"fmt"
+	"io"
 	"math/bits"
 	"net"
 	"net/http"
@@ -49,8 +50,10 @@ const (
 type conn struct {
 	l        *loop
 	fd       int32
+	gen      uint32 // tells this socket from earlier ones of the same fd
 	interest uint32 // epoll events registered
 	flags    uint16
+	rerr     syscall.Errno // the error that ended reading, if any
 	state    connState
 	scanned  int32 // bytes of in searched for the end of the request
 	mu       sync.Mutex
@@ -125,6 +128,9 @@ func (c *conn) read(buf []byte, hup bool) {
 		case syscall.EAGAIN:
 			return
 		}
+		if errno, ok := err.(syscall.Errno); ok {
+			c.rerr = errno
+		}
 		c.flags |= fEOF
 		c.ended()
 		return
@@ -190,7 +196,7 @@ func (c *conn) setInterest() {
 	}
 	if want != c.interest {
 		c.interest = want
-		epollCtl(c.l.epfd, syscall.EPOLL_CTL_MOD, int(c.fd), want)
+		epollCtl(c.l.epfd, syscall.EPOLL_CTL_MOD, int(c.fd), want, c.gen)
 	}
 }
 
@@ -229,8 +235,9 @@ func (c *conn) process() {
 			c.flags &^= fScheduled
 			wc := c.wc
 			c.wc = nil
+			err := c.readEnd()
 			c.mu.Unlock()
-			wc.Dropped()
+			wc.Dropped(err)
 			return
 		}
 		if len(data) == 0 {
@@ -261,49 +268,101 @@ func (c *conn) process() {
 }
 
 // Write writes b to the socket, or queues what the socket will not take
-// yet. It waits while more than MaxQueuedBytes are queued, at most
-// WriteTimeout.
+// yet, at most MaxQueuedBytes: the rest waits for room, each wait for
+// progress bounded by WriteTimeout and by the write deadline.
 func (c *conn) Write(b []byte) (int, error) {
-	limit := c.l.e.wto
-	if dl := c.wdl.Load(); dl != 0 {
-		d := time.Until(time.Unix(0, dl))
-		if d <= 0 {
-			return 0, c.opError("write", os.ErrDeadlineExceeded)
-		}
-		limit = min(limit, d)
+	if dl := c.wdl.Load(); dl != 0 && time.Now().UnixNano() >= dl {
+		return 0, c.opError("write", os.ErrDeadlineExceeded)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.writeLocked(b); err != nil {
-		return 0, err
-	}
-	var timer *time.Timer
-	for c.queued() > c.l.e.maxQueued {
-		if c.wq.ready == nil {
-			c.wq.ready = make(chan struct{})
+	done := 0
+	for {
+		n, err := c.writeSome(b[done:])
+		done += n
+		if err != nil || done == len(b) {
+			return done, err
 		}
-		ch := c.wq.ready
-		c.mu.Unlock()
-		if timer == nil {
-			timer = time.NewTimer(limit)
-			defer timer.Stop()
-		}
-		timedOut := false
-		select {
-		case <-ch:
-		case <-timer.C:
-			timedOut = true
-		}
-		c.mu.Lock()
-		if c.flags&(fClosed|fWDead|fFDClosed) != 0 {
-			return 0, c.opError("write", net.ErrClosed)
-		}
-		if timedOut && c.queued() > c.l.e.maxQueued {
-			c.failWrites()
-			return 0, c.opError("write", stalledError{limit})
+		if err := c.waitRoom(); err != nil {
+			return done, err
 		}
 	}
-	return len(b), nil
+}
+
+// writeSome writes what the socket takes and queues what fits under
+// MaxQueuedBytes, returning how much of b it took.
+func (c *conn) writeSome(b []byte) (int, error) {
+	if c.flags&(fClosed|fFDClosed) != 0 {
+		return 0, c.opError("write", net.ErrClosed)
+	}
+	if c.flags&fWDead != 0 {
+		return 0, c.opError("write", syscall.EPIPE)
+	}
+	n := 0
+	if c.queued() == 0 {
+		for n < len(b) {
+			k, err := syscall.Write(int(c.fd), b[n:])
+			if k > 0 {
+				n += k
+				continue
+			}
+			if err == syscall.EINTR {
+				continue
+			}
+			if err == syscall.EAGAIN {
+				break
+			}
+			if err == nil {
+				err = syscall.EIO
+			}
+			c.flags |= fWDead
+			return n, c.opError("write", err)
+		}
+	}
+	room := min(len(b)-n, c.l.e.maxQueued-c.queued())
+	if room > 0 {
+		if c.wq == nil {
+			c.wq = &writeQueue{}
+		}
+		c.wq.buf = appendBuf(c.wq.buf, b[n:n+room])
+		n += room
+		c.setInterest()
+	}
+	return n, nil
+}
+
+// waitRoom waits, with c.mu held on entry and exit, until the queue has
+// room, failing the writes if no room comes in time.
+func (c *conn) waitRoom() error {
+	limit := c.l.e.wto
+	if dl := c.wdl.Load(); dl != 0 {
+		limit = min(limit, time.Until(time.Unix(0, dl)))
+	}
+	if limit <= 0 {
+		return c.opError("write", os.ErrDeadlineExceeded)
+	}
+	if c.wq.ready == nil {
+		c.wq.ready = make(chan struct{})
+	}
+	ch := c.wq.ready
+	c.mu.Unlock()
+	timer := time.NewTimer(limit)
+	timedOut := false
+	select {
+	case <-ch:
+	case <-timer.C:
+		timedOut = true
+	}
+	timer.Stop()
+	c.mu.Lock()
+	if c.flags&(fClosed|fWDead|fFDClosed) != 0 {
+		return c.opError("write", net.ErrClosed)
+	}
+	if timedOut && c.queued() >= c.l.e.maxQueued {
+		c.failWrites()
+		return c.opError("write", stalledError{limit})
+	}
+	return nil
 }
 
 // writeLocked writes b, queueing the rest if the socket is full.
@@ -446,6 +505,26 @@ func (c *conn) Close() error {
 	}
 	c.closeFD()
 	return nil
+}
+
+// Abort closes the connection now, dropping queued bytes: a wsd connection
+// cut for a dead peer has nothing worth flushing.
+func (c *conn) Abort() error {
+	c.mu.Lock()
+	c.abort()
+	c.mu.Unlock()
+	return nil
+}
+
+// readEnd returns why the stream ended, for Dropped.
+func (c *conn) readEnd() error {
+	switch {
+	case c.rerr != 0:
+		return c.opError("read", c.rerr)
+	case c.flags&fEOF != 0 && c.flags&fClosed == 0:
+		return io.EOF
+	}
+	return net.ErrClosed
 }
 
 // abort closes the connection now, dropping queued bytes.

@@ -180,6 +180,7 @@ type engine struct {
 	wg         sync.WaitGroup // loops
 
 	table fdTable
+	gens  atomic.Uint32 // generations of connections, see conn.gen
 }
 
 func newEngine(s *Server, ln net.Listener, lfd int, unix bool) (*engine, error) {
@@ -329,12 +330,12 @@ func newLoop(e *engine, acceptor bool) (*loop, error) {
 		return nil, fmt.Errorf("eventloop: pipe2: %w", err)
 	}
 	l.rd, l.wr = p[0], p[1]
-	if err = epollCtl(l.epfd, syscall.EPOLL_CTL_ADD, l.rd, syscall.EPOLLIN); err != nil {
+	if err = epollCtl(l.epfd, syscall.EPOLL_CTL_ADD, l.rd, syscall.EPOLLIN, 0); err != nil {
 		l.closeFDs()
 		return nil, err
 	}
 	if acceptor {
-		if err = epollCtl(l.epfd, syscall.EPOLL_CTL_ADD, e.lfd, syscall.EPOLLIN); err != nil {
+		if err = epollCtl(l.epfd, syscall.EPOLL_CTL_ADD, e.lfd, syscall.EPOLLIN, 0); err != nil {
 			l.closeFDs()
 			return nil, err
 		}
@@ -343,8 +344,10 @@ func newLoop(e *engine, acceptor bool) (*loop, error) {
 	return l, nil
 }
 
-func epollCtl(epfd, op, fd int, events uint32) error {
-	ev := syscall.EpollEvent{Events: events, Fd: int32(fd)}
+// epollCtl registers fd with gen in the event's data, so that an event
+// read for an earlier socket of the same number is recognised as stale.
+func epollCtl(epfd, op, fd int, events uint32, gen uint32) error {
+	ev := syscall.EpollEvent{Events: events, Fd: int32(fd), Pad: int32(gen)}
 	if err := syscall.EpollCtl(epfd, op, fd, &ev); err != nil {
 		return fmt.Errorf("eventloop: epoll_ctl: %w", err)
 	}
@@ -414,7 +417,7 @@ func (l *loop) run() {
 			case fd == l.lfd:
 				l.accept()
 			default:
-				if c := e.table.get(fd); c != nil && c.l == l {
+				if c := l.owner(ev); c != nil {
 					c.event(ev.Events, l.buf)
 				}
 			}
@@ -426,6 +429,17 @@ func (l *loop) run() {
 		l.closeListener()
 	}
 	l.closeFDs()
+}
+
+// owner returns the connection an event is for, or nil if the event is
+// stale: its socket was closed, by a worker, after epoll reported it, and
+// the number may already belong to a new connection.
+func (l *loop) owner(ev *syscall.EpollEvent) *conn {
+	c := l.e.table.get(int(ev.Fd))
+	if c == nil || c.l != l || c.gen != uint32(ev.Pad) {
+		return nil
+	}
+	return c
 }
 
 // closeListener closes the acceptor's copy of the listening socket.
@@ -487,7 +501,7 @@ func (l *loop) accept() {
 			syscall.SetsockoptInt(nfd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
 		}
 		t := e.loops[int(e.next.Add(1)-1)%len(e.loops)]
-		c := &conn{l: t, fd: int32(nfd), peer: addrPort(sa), interest: syscall.EPOLLIN, flags: fInHTTP}
+		c := &conn{l: t, fd: int32(nfd), gen: e.gens.Add(1), peer: addrPort(sa), interest: syscall.EPOLLIN, flags: fInHTTP}
 		e.acceptMu.Lock()
 		if e.stoppingF.Load() || !e.table.put(nfd, c) {
 			e.acceptMu.Unlock()
@@ -497,7 +511,7 @@ func (l *loop) accept() {
 		e.live.Add(1)
 		e.httpActive.Add(1)
 		t.addTimer(&t.hs, c, e.now()+e.rht, t == l)
-		err = epollCtl(t.epfd, syscall.EPOLL_CTL_ADD, nfd, syscall.EPOLLIN)
+		err = epollCtl(t.epfd, syscall.EPOLL_CTL_ADD, nfd, syscall.EPOLLIN, c.gen)
 		// Until here a stop waits, so that it finds the connection.
 		e.acceptMu.Unlock()
 		if err != nil {
@@ -530,7 +544,7 @@ func (l *loop) sweep() {
 	if l.lnRetry != 0 && now >= l.lnRetry {
 		l.lnRetry = 0
 		if l.lfd >= 0 {
-			epollCtl(l.epfd, syscall.EPOLL_CTL_ADD, l.lfd, syscall.EPOLLIN)
+			epollCtl(l.epfd, syscall.EPOLL_CTL_ADD, l.lfd, syscall.EPOLLIN, 0)
 		}
 	}
 	for i, q := range []*timerQueue{&l.hs, &l.linger} {

@@ -477,7 +477,7 @@ type nopConn struct{}
 
 func (nopConn) Opened()          {}
 func (nopConn) Feed([]byte) bool { return false }
-func (nopConn) Dropped()         {}
+func (nopConn) Dropped(error)    {}
 
 // A large answer to a slow reader is written in full, not cut at the
 // linger timeout.
@@ -634,5 +634,48 @@ func TestIdleWorkersEnd(t *testing.T) {
 		}
 		http.DefaultClient.CloseIdleConnections()
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// One large send to a peer that reads nothing queues at most
+// MaxQueuedBytes; the rest waits in the sender's own slice.
+func TestQueueBoundsOneLargeSend(t *testing.T) {
+	big := make([]byte, 32<<20)
+	started := make(chan struct{})
+	sent := make(chan error, 1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := wsd.NewServer(w, r, nil)
+		if err != nil {
+			return
+		}
+		ws.OnOpen(func() {
+			go func() {
+				close(started)
+				sent <- ws.SendBinary(big)
+			}()
+		})
+		ws.Start(r.Context())
+	})
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	s, url := startEventloop(t, h, func(s *eventloop.Server) { s.MaxQueuedBytes = 64 << 10 })
+	r := dialRaw(t, url)
+	r.upgrade()
+	<-started
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case err := <-sent:
+		t.Fatalf("32 MiB sent to a client that does not read: %v", err)
+	default:
+	}
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > 8<<20 {
+		t.Errorf("heap grew by %d KiB while one send was blocked, with MaxQueuedBytes 64 KiB", grew>>10)
+	}
+	s.Close()
+	if err := <-sent; err == nil {
+		t.Error("the blocked send succeeded after Close")
 	}
 }

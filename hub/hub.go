@@ -412,7 +412,9 @@ func (h *Hub) deliver(name string, p *wsd.PreparedMessage, losses []Loss) []Loss
 func (h *Hub) report(losses []Loss) {
 	for _, l := range losses {
 		if l.Closed {
-			l.Conn.CloseStalled(wsd.ClosePolicyViolation, h.opts.CloseReason)
+			// Close waits for a blocked send at most the close
+			// timeout, then drops the connection.
+			go l.Conn.Close(wsd.ClosePolicyViolation, h.opts.CloseReason)
 		}
 		if h.opts.OnLoss != nil {
 			h.opts.OnLoss(l)

@@ -82,9 +82,10 @@ func SelectProtocol(offered []string, accept []string) string {
 	return ""
 }
 
-// serverHeaders are written by AppendResponse itself and so are never
-// taken from its extra headers.
-var serverHeaders = []string{"Upgrade", "Connection", "Sec-WebSocket-Accept", "Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions"}
+// serverHeaders are written by AppendResponse itself, or must not be in a
+// 101 response (RFC 9110 section 8.6), and so are never taken from its
+// extra headers.
+var serverHeaders = []string{"Upgrade", "Connection", "Sec-WebSocket-Accept", "Sec-WebSocket-Protocol", "Sec-WebSocket-Extensions", "Content-Length", "Transfer-Encoding"}
 
 // AppendResponse appends the server's 101 Switching Protocols response
 // to dst. protocol and extensions are omitted when empty; the caller must

@@ -14,7 +14,10 @@ type Conn interface {
 	// Feed runs data through the protocol and dispatches its events; it
 	// reports whether the connection is over. It may modify data.
 	Feed(data []byte) (over bool)
-	Dropped()
+	// Dropped says why the stream ended: io.EOF when the peer closed
+	// it, the error of the read that failed, or net.ErrClosed when the
+	// connection's side closed it.
+	Dropped(err error)
 }
 
 // Attacher is implemented by the http.ResponseWriter of a transport that

@@ -67,7 +67,7 @@ func main() {
 			time.Sleep(50 * time.Millisecond) // do not flood the accept queue
 		}
 	}
-	fmt.Printf("%8s %10s %10s %9s %6s %7s %10s %10s\n", "time", "sent", "received", "corrupt", "lost", "drops", "RSS", "goroutines")
+	fmt.Printf("%8s %10s %10s %9s %6s %7s %10s %10s %10s %10s\n", "time", "sent", "received", "corrupt", "lost", "drops", "RSS", "heap", "idle", "goroutines")
 	tick := time.NewTicker(*every)
 	defer tick.Stop()
 	var samples []int64
@@ -77,8 +77,9 @@ loop:
 		case <-tick.C:
 			r := rss(*pid)
 			samples = append(samples, r)
-			fmt.Printf("%8s %10d %10d %9d %6d %7d %10s %10d\n", time.Since(start).Round(time.Second), sent.Load(), received.Load(),
-				corrupted.Load(), lost.Load(), dropped.Load(), mb(r), goroutines(*debug))
+			v := vars(*debug)
+			fmt.Printf("%8s %10d %10d %9d %6d %7d %10s %10s %10s %10d\n", time.Since(start).Round(time.Second), sent.Load(), received.Load(),
+				corrupted.Load(), lost.Load(), dropped.Load(), mb(r), mb(v.Memstats.HeapInuse), mb(v.Memstats.HeapIdle-v.Memstats.HeapReleased), v.Goroutines)
 		case <-ctx.Done():
 			break loop
 		}
@@ -239,23 +240,35 @@ func rss(pid int) int64 {
 	return 0
 }
 
-func goroutines(debugURL string) int {
+// serverVars are the server's runtime figures: its goroutines, and its
+// heap in use and held idle (not yet returned to the system), which tell
+// live memory from what the runtime keeps after a peak.
+type serverVars struct {
+	Goroutines int `json:"goroutines"`
+	Memstats   struct {
+		HeapInuse    int64
+		HeapIdle     int64
+		HeapReleased int64
+	} `json:"memstats"`
+}
+
+func vars(debugURL string) serverVars {
+	v := serverVars{Goroutines: -1}
 	if debugURL == "" {
-		return 0
+		return serverVars{}
 	}
 	resp, err := http.Get(debugURL)
 	if err != nil {
-		return -1
+		return v
 	}
 	defer resp.Body.Close()
-	var v struct {
-		Goroutines int `json:"goroutines"`
-	}
 	if json.NewDecoder(resp.Body).Decode(&v) != nil {
-		return -1
+		v.Goroutines = -1
 	}
-	return v.Goroutines
+	return v
 }
+
+func goroutines(debugURL string) int { return vars(debugURL).Goroutines }
 
 func mb(n int64) string { return fmt.Sprintf("%.1fMB", float64(n)/(1<<20)) }
 

@@ -13,26 +13,32 @@ import (
 // The goroutine transport: one goroutine per connection, over any
 // net.Conn, reading with a buffer it holds only while bytes are at hand.
 
-// begin marks the connection open and starts its goroutine. leftover
-// holds bytes read past the handshake; begin copies them.
-func (c *Conn) begin(nc net.Conn, leftover []byte) {
+// begin marks the connection open and starts its goroutine, unless Close
+// canceled the handshake. leftover holds bytes read past the handshake;
+// begin copies them.
+func (c *Conn) begin(nc net.Conn, leftover []byte) bool {
 	c.nc = nc
-	c.state.Store(int32(Open))
+	if !c.opening() {
+		return false
+	}
 	c.join()
 	go c.run(append([]byte(nil), leftover...))
+	return true
 }
 
 // run is the goroutine transport: it reads, feeds the protocol core and
 // dispatches events until the connection ends. leftover holds the bytes
 // read past the handshake.
 func (c *Conn) run(leftover []byte) {
-	c.opened()
+	if c.opened() {
+		return
+	}
 	r := newReader(c.nc)
 	defer r.release()
 	data := leftover
 	var live liveness
 	if c.opts.PingInterval > 0 || c.opts.IdleTimeout > 0 {
-		live.last = time.Now()
+		live.start(time.Now())
 		c.nc.SetReadDeadline(live.deadline(c.opts))
 	}
 	for {
@@ -40,6 +46,10 @@ func (c *Conn) run(leftover []byte) {
 		r.done()
 		if over {
 			return
+		}
+		if c.msgSeen {
+			c.msgSeen = false
+			live.lastMsg = live.last
 		}
 		var err error
 		data, err = r.read(c.m.ReadSpace(readBufferSize))
@@ -54,20 +64,21 @@ func (c *Conn) run(leftover []byte) {
 			}
 		}
 		if err != nil && n == 0 {
-			if isTimeout(err) && !live.last.IsZero() && !c.m.CloseSent() {
-				if live.check(c) {
-					if c.m.CloseSent() {
-						live.last = time.Time{} // the close timeout takes over
-						c.nc.SetReadDeadline(time.Time{})
-					} else {
-						c.nc.SetReadDeadline(live.deadline(c.opts))
-					}
+			if isTimeout(err) && !live.last.IsZero() {
+				if c.m.CloseSent() {
+					// Our close frame is out: its own timeout bounds
+					// the wait for the answer, not keepalive.
+					live = liveness{}
+					c.nc.SetReadDeadline(time.Time{})
 					continue
 				}
-				c.finish(CloseAbnormal, keepaliveReason(c.opts))
-				return
+				if live.check(c) {
+					c.nc.SetReadDeadline(live.deadline(c.opts))
+					continue
+				}
+				c.abort(errors.New(keepaliveReason(c.opts)))
 			}
-			c.dropped()
+			c.dropped(err)
 			return
 		}
 	}

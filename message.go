@@ -1,0 +1,89 @@
+package wsd
+
+import "fmt"
+
+// MessageType is the type of a message or frame. Its values are the
+// RFC 6455 opcodes.
+type MessageType int
+
+// Message types.
+const (
+	TextMessage   MessageType = 1
+	BinaryMessage MessageType = 2
+	CloseMessage  MessageType = 8
+	PingMessage   MessageType = 9
+	PongMessage   MessageType = 10
+)
+
+func (t MessageType) String() string {
+	switch t {
+	case TextMessage:
+		return "text"
+	case BinaryMessage:
+		return "binary"
+	case CloseMessage:
+		return "close"
+	case PingMessage:
+		return "ping"
+	case PongMessage:
+		return "pong"
+	}
+	return fmt.Sprintf("MessageType(%d)", int(t))
+}
+
+// Message is a whole message received from the peer.
+//
+// Data is only valid until the OnMessage handler returns: the connection
+// reuses its memory for the next message. Copy it (or call String) to keep
+// it.
+type Message struct {
+	Type MessageType // TextMessage or BinaryMessage
+	Data []byte      // for TextMessage, valid UTF-8
+}
+
+// String returns the message's data as a string (a copy).
+func (m Message) String() string { return string(m.Data) }
+
+// ReadyState is the state of a connection.
+type ReadyState int32
+
+// Ready states, as in the WebSocket API.
+const (
+	Connecting ReadyState = iota // before the handshake completes
+	Open                         // messages may be sent and received
+	Closing                      // a close frame was sent or received
+	Closed                       // the TCP connection is closed
+)
+
+func (s ReadyState) String() string {
+	switch s {
+	case Connecting:
+		return "connecting"
+	case Open:
+		return "open"
+	case Closing:
+		return "closing"
+	case Closed:
+		return "closed"
+	}
+	return fmt.Sprintf("ReadyState(%d)", int(s))
+}
+
+// SendOptions refine Send. The zero value sends all of data as one binary
+// message.
+type SendOptions struct {
+	// Type is the kind of frame to send; zero means BinaryMessage.
+	// CloseMessage starts the closing handshake, with data as the reason.
+	Type MessageType
+	// Start and End bound the part of data to send, data[Start:End]; an
+	// End of zero means len(data).
+	Start, End int
+	// Code is the status code of a close frame; zero means 1000.
+	Code int
+	// Compress overrides, for this message, whether it is compressed when
+	// permessage-deflate is in use. Control frames never are.
+	Compress CompressChoice
+	// Callback, if set, is called once the bytes are written, with nil,
+	// or with the error that stopped them. It runs before Send returns.
+	Callback func(error)
+}
