@@ -4,6 +4,7 @@
 //
 //	wsd echo [-addr 127.0.0.1:9001] [-protocols chat,superchat] [-origin PATTERNS] [-deflate=false] [-engine goroutine|epoll]
 //	wsd client [-echo] [-deflate] [-protocol NAME] [-H 'Header: value'] URL
+//	wsd hub [-addr 127.0.0.1:9002] [-origin PATTERNS] [-engine goroutine|epoll]
 package main
 
 import (
@@ -23,6 +24,11 @@ const usage = `usage:
       an interactive client: stdin lines are sent as text, messages are
       printed; with -echo it sends every message back instead; -deflate
       offers permessage-deflate
+  wsd hub [-addr 127.0.0.1:9002] [-origin PATTERNS] [-engine goroutine|epoll]
+      a pub/sub node: a WebSocket to /NAME joins the channel NAME, and each
+      message it sends goes to every member, the sender included; across
+      nodes, with -broker nats://HOST:PORT or redis://HOST:PORT, through
+      the wsd-hub build of this command (cmd/wsd-hub)
 `
 
 func main() {
@@ -39,6 +45,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return echoCmd(args[1:], stdout, stderr)
 	case "client":
 		return clientCmd(args[1:], stdin, stdout, stderr)
+	case "hub":
+		return hubCmd(args[1:], stdout, stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
