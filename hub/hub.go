@@ -39,6 +39,16 @@ const (
 	DropNew
 )
 
+func (p Policy) String() string {
+	switch p {
+	case CloseSlow:
+		return "close"
+	case DropNew:
+		return "drop"
+	}
+	return fmt.Sprintf("Policy(%d)", uint8(p))
+}
+
 // Errors that Loss.Reason holds.
 var (
 	ErrSlowConsumer = errors.New("hub: connection not reading fast enough")
