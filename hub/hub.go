@@ -385,6 +385,18 @@ func (h *Hub) Publish(name string, typ wsd.MessageType, data []byte) error {
 	return err
 }
 
+// PublishLocal sends a message to the members of the channel name on this
+// node only, through their queues, as Publish does: for what only this
+// node knows, such as how many members it has.
+func (h *Hub) PublishLocal(name string, typ wsd.MessageType, data []byte) error {
+	p, err := wsd.NewPreparedMessage(typ, data)
+	if err != nil {
+		return err
+	}
+	h.report(h.deliver(name, p, nil))
+	return nil
+}
+
 var envBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 func (h *Hub) publisher(name string) *publisher {
