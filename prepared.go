@@ -99,7 +99,12 @@ func (c *Conn) SendPrepared(msgs ...*PreparedMessage) error {
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.m.CloseSent() {
+	// A message being streamed by a Writer must end first: data frames
+	// must not interleave.
+	if err := c.awaitWriter(nil); err != nil {
+		return err
+	}
+	if c.m.CloseSent() || c.ReadyState() == Closed {
 		return ErrClosed
 	}
 	bp := wbufPool.Get().(*[]byte)

@@ -39,7 +39,7 @@ func serve(t testing.TB, engine string, h http.Handler) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &eventloop.Server{Handler: h, WriteTimeout: time.Second, ErrorLog: log.New(io.Discard, "", 0)}
+	srv := &eventloop.Server{Handler: h, ErrorLog: log.New(io.Discard, "", 0)}
 	done := make(chan struct{})
 	go func() {
 		srv.Serve(ln)
@@ -280,8 +280,11 @@ func TestStalledMember(t *testing.T) {
 			t.Run(fmt.Sprint(engine, "/", policy), func(t *testing.T) {
 				var mu sync.Mutex
 				var losses []hub.Loss
-				opts := hub.Options{Policy: policy, MaxQueueBytes: 256 << 10, OnLoss: func(l hub.Loss) {
+				opts := hub.Options{Policy: policy, OnLoss: func(l hub.Loss) {
 					mu.Lock()
+					if len(losses) > 0 && losses[0].Conn != l.Conn {
+						t.Errorf("a second member lost messages: %v", l)
+					}
 					losses = append(losses, l)
 					mu.Unlock()
 				}}

@@ -79,7 +79,9 @@ func (h *Hub) schedule(m *member) {
 	}
 }
 
-var handoff = make(chan *member)
+// handoff passes members to new writers; its buffer spares the publisher
+// the wait for each new goroutine to run.
+var handoff = make(chan *member, 256)
 
 func newWriter() {
 	m := <-handoff
