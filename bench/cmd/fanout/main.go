@@ -111,8 +111,17 @@ func startNode(impl, redisAddr string) *node {
 
 func (n *node) stop() {
 	n.in.Close()
-	n.cmd.Process.Kill()
-	n.cmd.Wait()
+	done := make(chan struct{})
+	go func() {
+		n.cmd.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		n.cmd.Process.Kill()
+		<-done
+	}
 }
 
 // cpu returns the process's user and system time.

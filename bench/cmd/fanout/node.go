@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -50,6 +51,15 @@ func nodeMain(args []string) {
 		log.Fatalf("unknown impl %q", *impl)
 	}
 	go http.Serve(ln, handler)
+	if dir := os.Getenv("FANOUT_PROFILE"); dir != "" {
+		// A CPU profile of the node, written when stdin closes.
+		f, err := os.CreateTemp(dir, *impl+"-*.pprof")
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	fmt.Printf("listening on %s\n", ln.Addr())
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
