@@ -44,7 +44,25 @@ type Broker struct {
 	shards  map[string]*shardSub // one per channel, for sharded
 	done    sync.WaitGroup
 	closing bool
+
+	pmu     sync.Mutex
+	pq      []outgoing    // published, not yet sent
+	pqBytes int           // their size
+	pwake   chan struct{} // tells the sender messages wait
+	pdone   chan struct{} // closed when the sender has stopped
+	pubErr  error         // the sender's last failure, for the next Publish
+	spare   []outgoing
 }
+
+// outgoing is a message waiting to be sent.
+type outgoing struct {
+	channel string
+	msg     []byte
+}
+
+// maxPending bounds the bytes published and not yet sent to Redis;
+// Publish fails past it.
+const maxPending = 64 << 20
 
 type op struct {
 	channel string
@@ -90,6 +108,8 @@ func New(client redis.UniversalClient) *Broker {
 		want:    map[string]bool{},
 		wake:    make(chan struct{}, 1),
 		shards:  map[string]*shardSub{},
+		pwake:   make(chan struct{}, 1),
+		pdone:   make(chan struct{}),
 	}
 }
 
@@ -112,23 +132,85 @@ func (b *Broker) Open(r hub.Receiver) error {
 	}
 	b.done.Add(1)
 	go b.apply()
+	go b.send()
 	return nil
 }
 
-// Publish implements hub.Broker.
+// Publish implements hub.Broker. It queues msg and returns: a sender
+// sends what is queued in pipelines, in order, so that a publisher does not
+// wait for Redis's answer. It returns the sender's last failure, if one
+// came since the previous call (the hubs of other nodes see the messages
+// lost as a gap), or an error if more than 64 MiB wait.
 func (b *Broker) Publish(channel string, msg []byte) error {
-	ctx, cancel := context.WithTimeout(b.ctx, opTimeout)
-	defer cancel()
-	var err error
-	if b.sharded {
-		err = b.client.SPublish(ctx, b.prefix+channel, msg).Err()
-	} else {
-		err = b.client.Publish(ctx, b.prefix+channel, msg).Err()
+	b.pmu.Lock()
+	defer b.pmu.Unlock()
+	if err := b.pubErr; err != nil {
+		b.pubErr = nil
+		return err
 	}
-	if err != nil {
-		return fmt.Errorf("redisbroker: publish %q: %w", channel, err)
+	if b.pqBytes+len(msg) > maxPending {
+		return fmt.Errorf("redisbroker: publish %q: %d bytes wait for Redis", channel, b.pqBytes)
+	}
+	b.pq = append(b.pq, outgoing{channel, append([]byte(nil), msg...)})
+	b.pqBytes += len(msg)
+	select {
+	case b.pwake <- struct{}{}:
+	default:
 	}
 	return nil
+}
+
+// send sends the queued messages, each batch in one pipeline; when the
+// broker closes, it sends what is left, within opTimeout.
+func (b *Broker) send() {
+	defer close(b.pdone)
+	for {
+		closing := false
+		select {
+		case <-b.ctx.Done():
+			closing = true
+		case <-b.pwake:
+		}
+		ctx := b.ctx
+		if closing {
+			ctx = context.Background()
+		}
+		b.flush(ctx)
+		if closing {
+			return
+		}
+	}
+}
+
+func (b *Broker) flush(parent context.Context) {
+	for {
+		b.pmu.Lock()
+		batch := b.pq
+		b.pq, b.spare = b.spare[:0], nil
+		b.pqBytes = 0
+		b.pmu.Unlock()
+		if len(batch) == 0 {
+			return
+		}
+		ctx, cancel := context.WithTimeout(parent, opTimeout)
+		pipe := b.client.Pipeline()
+		for _, o := range batch {
+			if b.sharded {
+				pipe.SPublish(ctx, b.prefix+o.channel, o.msg)
+			} else {
+				pipe.Publish(ctx, b.prefix+o.channel, o.msg)
+			}
+		}
+		_, err := pipe.Exec(ctx)
+		cancel()
+		clear(batch)
+		b.pmu.Lock()
+		if err != nil {
+			b.pubErr = fmt.Errorf("redisbroker: publish: %w", err)
+		}
+		b.spare = batch[:0]
+		b.pmu.Unlock()
+	}
 }
 
 // Subscribe implements hub.Broker. It returns at once; the subscription
@@ -266,6 +348,9 @@ func (b *Broker) Close() error {
 	b.closing = true
 	b.mu.Unlock()
 	b.cancel()
+	if b.r != nil {
+		<-b.pdone
+	}
 	if b.ps != nil {
 		b.ps.Close()
 	}
