@@ -32,6 +32,14 @@ type Dialer func(url string) (hub.Broker, error)
 // Usage is the command's line in a usage message.
 const Usage = `[-addr 127.0.0.1:9002] [-broker nats://HOST:PORT | redis://HOST:PORT] [-origin PATTERNS] [-engine goroutine|epoll]`
 
+const about = `A pub/sub node: a WebSocket connection to ws://ADDR/NAME joins the
+channel NAME; each text or binary message it sends goes, with its type,
+to every member of NAME on every node sharing the broker, the sender
+included, in the order it was sent. Without -broker it is a single node.
+A member that falls 1 MiB behind is closed with 1008. Losses are printed
+on stderr. Stops on SIGINT or SIGTERM.
+`
+
 // Run runs the node until SIGINT or SIGTERM, with dialers by URL scheme,
 // and returns the exit status. name is the command, for messages.
 func Run(name string, args []string, stdout, stderr io.Writer, dialers map[string]Dialer) int {
@@ -42,7 +50,14 @@ func Run(name string, args []string, stdout, stderr io.Writer, dialers map[strin
 	origins := fs.String("origin", "", "comma-separated host[:port] patterns of other origins whose pages may connect (* for any)")
 	engine := fs.String("engine", "goroutine", "transport: goroutine (net/http) or epoll (event loops)")
 	queue := fs.Int("queue", hub.DefaultMaxQueueBytes, "bytes queued for a member before it is closed with 1008")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: %s %s\n\n%s\nFlags:\n", name, Usage, about)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	if fs.NArg() > 0 {
