@@ -1,6 +1,8 @@
 package wsd
 
-// closeWatch is a function registered with AfterClose.
+// closeWatch is a function registered with AfterClose. The list is kept in
+// the connection's lifecycle state, made only when needed, so that a
+// connection without watchers carries no room for them.
 type closeWatch struct{ f func() }
 
 // AfterClose arranges for f to run once the connection has closed, before
@@ -17,14 +19,18 @@ func (c *Conn) AfterClose(f func()) (stop func() bool) {
 		f()
 		return func() bool { return false }
 	}
-	c.afterClose = append(c.afterClose, w)
+	x := c.lc()
+	x.afterClose = append(x.afterClose, w)
 	c.mu.Unlock()
 	return func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		for i, x := range c.afterClose {
+		if c.x == nil {
+			return false
+		}
+		for i, x := range c.x.afterClose {
 			if x == w {
-				c.afterClose = append(c.afterClose[:i], c.afterClose[i+1:]...)
+				c.x.afterClose = append(c.x.afterClose[:i], c.x.afterClose[i+1:]...)
 				return true
 			}
 		}
@@ -35,8 +41,10 @@ func (c *Conn) AfterClose(f func()) (stop func() bool) {
 // runAfterClose runs the functions of AfterClose; finish calls it once.
 func (c *Conn) runAfterClose() {
 	c.mu.Lock()
-	ws := c.afterClose
-	c.afterClose = nil
+	var ws []*closeWatch
+	if c.x != nil {
+		ws, c.x.afterClose = c.x.afterClose, nil
+	}
 	c.mu.Unlock()
 	for _, w := range ws {
 		w.f()

@@ -52,9 +52,8 @@ type Conn struct {
 	mu         sync.Mutex // guards the fields below
 	x          *lifecycle // made when first needed
 	finished   bool
-	doneClosed bool          // done is, or is to be made, closed
-	canceled   bool          // Close or CloseNow came during the handshake
-	afterClose []*closeWatch // see AfterClose
+	doneClosed bool // done is, or is to be made, closed
+	canceled   bool // Close or CloseNow came during the handshake
 
 	msgSeen bool // a message was dispatched; read and reset by liveness
 
@@ -82,6 +81,8 @@ type lifecycle struct {
 
 	pending      []pendingSend // sends made while connecting
 	pendingBytes int
+
+	afterClose []*closeWatch // see AfterClose
 }
 
 // lc returns c.x, making it if need be. c.mu is held.

@@ -358,7 +358,8 @@ func (h *Hub) Channels() []string {
 // queues the message for this node's members and hands it to the broker;
 // it never waits for a member. Messages of one publisher reach each member
 // in the order they were published. The error is the broker's, if it
-// failed: this node's members still get the message.
+// failed: this node's members still get the message. After Close it
+// returns ErrClosed.
 func (h *Hub) Publish(name string, typ wsd.MessageType, data []byte) error {
 	if err := checkName(name); err != nil {
 		return err
@@ -366,6 +367,12 @@ func (h *Hub) Publish(name string, typ wsd.MessageType, data []byte) error {
 	p, err := wsd.NewPreparedMessage(typ, data)
 	if err != nil {
 		return err
+	}
+	h.mu.RLock()
+	closed := h.closed
+	h.mu.RUnlock()
+	if closed {
+		return ErrClosed
 	}
 	if h.broker == nil {
 		losses := h.deliver(name, p, nil)

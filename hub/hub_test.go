@@ -213,6 +213,13 @@ func TestJoinPublishLeave(t *testing.T) {
 			if err := n.h.Publish("a", wsd.TextMessage, []byte{0xff}); err == nil {
 				t.Error("published invalid UTF-8 as text")
 			}
+			n.h.Close()
+			if err := n.h.Publish("a", wsd.TextMessage, nil); err != hub.ErrClosed {
+				t.Errorf("Publish after Close: %v, want ErrClosed", err)
+			}
+			if err := n.h.Join(a1.c, "a"); err != hub.ErrClosed {
+				t.Errorf("Join after Close: %v, want ErrClosed", err)
+			}
 		})
 	}
 }
