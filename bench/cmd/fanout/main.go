@@ -45,47 +45,67 @@ func main() {
 	size := flag.Int("size", 128, "message size in bytes")
 	stall := flag.Float64("stall", 0, "share of subscribers that read nothing")
 	impls := flag.String("impl", "wsd,centrifuge", "comma-separated: wsd, centrifuge")
+	restart := flag.Duration("restart", 0, "kill redis-server this long into the publishing and start it again at once (0: never)")
 	flag.Parse()
-	redisAddr, stopRedis := startRedis()
-	defer stopRedis()
+	rs := startRedis()
+	defer rs.stop()
 	for _, impl := range strings.Split(*impls, ",") {
-		r := runOnce(impl, redisAddr, *nodes, *subs, *rate, *duration, *size, *stall)
+		r := runOnce(impl, rs, *nodes, *subs, *rate, *duration, *size, *stall, *restart)
 		fmt.Println(r)
 	}
 }
 
-// startRedis starts redis-server on a free 127.0.0.1 port.
-func startRedis() (string, func()) {
+// redisServer is a redis-server process on a free 127.0.0.1 port.
+type redisServer struct {
+	addr string
+	port int
+	cmd  *exec.Cmd
+}
+
+func startRedis() *redisServer {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		log.Fatal(err)
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
+	r := &redisServer{port: ln.Addr().(*net.TCPAddr).Port}
 	ln.Close()
-	cmd := exec.Command("redis-server", "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no")
-	if err := cmd.Start(); err != nil {
-		log.Fatalf("redis-server: %v", err)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	for i := 0; ; i++ {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			break
+	r.addr = fmt.Sprintf("127.0.0.1:%d", r.port)
+	r.start()
+	return r
+}
+
+func (r *redisServer) start() {
+	for try := 0; ; try++ {
+		r.cmd = exec.Command("redis-server", "--bind", "127.0.0.1", "--port", strconv.Itoa(r.port), "--save", "", "--appendonly", "no")
+		if err := r.cmd.Start(); err != nil {
+			log.Fatalf("redis-server: %v", err)
 		}
-		if i == 200 {
+		for i := 0; i < 100; i++ {
+			if c, err := net.Dial("tcp", r.addr); err == nil {
+				c.Close()
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		r.stop()
+		if try == 10 {
 			log.Fatal("redis-server did not start")
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
-	return addr, func() { cmd.Process.Kill(); cmd.Wait() }
+}
+
+func (r *redisServer) stop() {
+	r.cmd.Process.Kill()
+	r.cmd.Wait()
 }
 
 // node is a node process.
 type node struct {
-	cmd  *exec.Cmd
-	addr string
-	in   io.WriteCloser
-	out  *bufio.Reader
+	cmd    *exec.Cmd
+	addr   string
+	in     io.WriteCloser
+	out    *bufio.Reader
+	losses atomic.Int64 // "loss:" lines the node logged
 }
 
 func startNode(impl, redisAddr string) *node {
@@ -94,7 +114,18 @@ func startNode(impl, redisAddr string) *node {
 		log.Fatal(err)
 	}
 	n := &node{cmd: exec.Command(self, "node", "-impl", impl, "-redis", redisAddr)}
-	n.cmd.Stderr = os.Stderr
+	stderr, _ := n.cmd.StderrPipe()
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "loss:") {
+				if n.losses.Add(1) > 3 {
+					continue
+				}
+			}
+			fmt.Fprintln(os.Stderr, sc.Text())
+		}
+	}()
 	n.in, _ = n.cmd.StdinPipe()
 	out, _ := n.cmd.StdoutPipe()
 	n.out = bufio.NewReader(out)
@@ -223,10 +254,10 @@ func (r result) String() string {
 		r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), perDelivery, float64(r.rss)/(1<<20))
 }
 
-func runOnce(impl, redisAddr string, nNodes, subs, rate int, d time.Duration, size int, stallShare float64) result {
+func runOnce(impl string, rs *redisServer, nNodes, subs, rate int, d time.Duration, size int, stallShare float64, restartAfter time.Duration) result {
 	ns := make([]*node, nNodes)
 	for i := range ns {
-		ns[i] = startNode(impl, redisAddr)
+		ns[i] = startNode(impl, rs.addr)
 	}
 	defer func() {
 		for _, n := range ns {
@@ -235,6 +266,7 @@ func runOnce(impl, redisAddr string, nNodes, subs, rate int, d time.Duration, si
 	}()
 	var hist histogram
 	var delivered atomic.Int64
+	var remote atomic.Int64 // deliveries to members of other nodes than the publisher's
 	var measuring atomic.Bool
 	stalled := int(float64(subs) * stallShare)
 	var wg sync.WaitGroup
@@ -265,6 +297,9 @@ func runOnce(impl, redisAddr string, nNodes, subs, rate int, d time.Duration, si
 				now := time.Now().UnixNano()
 				parseT(data, func(t int64) {
 					delivered.Add(1)
+					if i%nNodes != 0 {
+						remote.Add(1)
+					}
 					hist.add(time.Duration(now - t))
 				})
 			})
@@ -287,6 +322,24 @@ func runOnce(impl, redisAddr string, nNodes, subs, rate int, d time.Duration, si
 	}
 	measuring.Store(true)
 	start := time.Now()
+	var resumed atomic.Int64 // nanoseconds from the restart to the next delivery
+	resumed.Store(-1)
+	if restartAfter > 0 {
+		go func() {
+			time.Sleep(restartAfter)
+			rs.stop()
+			rs.start()
+			back := time.Now()
+			base := remote.Load()
+			for time.Since(back) < 30*time.Second {
+				if remote.Load() > base {
+					resumed.Store(int64(time.Since(back)))
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}()
+	}
 	fmt.Fprintf(ns[0].in, "publish %d %v %d\n", rate, d, size)
 	line, _ := ns[0].out.ReadString('\n')
 	published, _ := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "published ")))
@@ -302,6 +355,17 @@ func runOnce(impl, redisAddr string, nNodes, subs, rate int, d time.Duration, si
 	for i, n := range ns {
 		cpu += n.cpu() - cpu0[i]
 		rss = max(rss, n.rss())
+	}
+	if restartAfter > 0 {
+		var losses int64
+		for _, n := range ns {
+			losses += n.losses.Load()
+		}
+		if r := resumed.Load(); r >= 0 {
+			log.Printf("%s: broker restarted; deliveries to other nodes resumed %v later; the nodes reported %d losses", impl, time.Duration(r).Round(time.Millisecond), losses)
+		} else {
+			log.Printf("%s: broker restarted; deliveries did not resume within 30 s; the nodes reported %d losses", impl, losses)
+		}
 	}
 	for _, c := range conns {
 		c.CloseNow()

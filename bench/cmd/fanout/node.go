@@ -112,12 +112,7 @@ func wsdNode(redisAddr string) (publisher, http.Handler) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	var lost int
-	h, err := hub.New(hub.Options{Broker: b, OnLoss: func(l hub.Loss) {
-		if lost++; lost <= 3 {
-			log.Printf("loss: %v", l)
-		}
-	}})
+	h, err := hub.New(hub.Options{Broker: b, OnLoss: func(l hub.Loss) { log.Printf("loss: %v", l) }})
 	if err != nil {
 		log.Fatal(err)
 	}
