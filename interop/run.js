@@ -626,6 +626,34 @@ async function chatE2E() {
   if (!opts.screenshot) fs.rmSync(path.dirname(shot), { recursive: true, force: true });
 }
 
+// WebSockets over HTTP/2 from Chromium, a program of its own that prints
+// PASS/FAIL lines.
+async function http2E2E() {
+  const name = 'http2';
+  if (opts.only && !opts.only.test(name)) return;
+  const child = startProcess(process.execPath, [path.join(HERE, 'http2_e2e.js'), '--server', BIN('h2peer')]);
+  let tail = '';
+  let seen = 0;
+  let failed = 0;
+  const rl = readline.createInterface({ input: child.stdout });
+  rl.on('line', (line) => {
+    const m = /^(PASS|FAIL) http2: (.*?)(?:: (.*))?$/.exec(line);
+    if (!m) return;
+    seen++;
+    if (m[1] === 'FAIL') failed++;
+    record(m[1].toLowerCase(), '', `http2: ${m[2]}`, m[3]);
+  });
+  child.stderr.on('data', (d) => { tail = (tail + d).slice(-500); });
+  const timer = setTimeout(() => { try { process.kill(child.pid, 'SIGKILL'); } catch {} }, 150000);
+  const code = await new Promise((resolve) => child.on('close', resolve));
+  clearTimeout(timer);
+  if (code !== 0 && !failed) {
+    record('fail', '', 'http2: end-to-end test', `exited with ${code}: ${tail.trim().split('\n').slice(-2).join(' | ')}`);
+  } else if (seen === 0) {
+    record('fail', '', 'http2: end-to-end test', 'printed no result');
+  }
+}
+
 async function main() {
   const watchdog = setTimeout(async () => {
     console.log(`FAIL suite: not finished after ${SUITE_TIMEOUT / 60000} minutes`);
@@ -661,6 +689,9 @@ async function main() {
   await stopAll();
 
   await chatE2E();
+  await stopAll();
+
+  await http2E2E();
   await stopAll();
 
   clearTimeout(watchdog);
