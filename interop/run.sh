@@ -28,7 +28,11 @@ fi
 
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
-echo "building wsd, wsdpeer, h2peer and chat"
-(cd "$root" && go build -o "$bin/" ./cmd/wsd ./interop/wsdpeer ./interop/h2peer ./examples/chat)
+echo "building wsd, wsdpeer, h2peer, chat and nats-server"
+(cd "$root" && go build -o "$bin/" ./cmd/wsd ./interop/wsdpeer ./interop/h2peer)
+# The chat example is a module of its own (it links the broker adapters);
+# nats-server comes from the module the NATS adapter's tests run in.
+(cd "$root/examples/chat" && go build -o "$bin/chat" .)
+(cd "$root/hub/natsbroker" && go build -o "$bin/nats-server" github.com/nats-io/nats-server/v2)
 
 node "$here/run.js" --bin "$bin" ${args[@]+"${args[@]}"}
