@@ -1,3 +1,5 @@
+//go:build !js
+
 // Command wsd is an echo server and a client for WebSockets, built on the
 // wsd library, to try it in one command and check it against other
 // implementations.
