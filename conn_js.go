@@ -471,9 +471,9 @@ func (c *Conn) endBeforeOpenLocked(err error) {
 }
 
 // failLocked ends an open connection from this side: the socket is closed
-// without a code (a browser may not send the RFC's failure codes), the
-// messages not yet dispatched are dropped, and the close event reports
-// code and reason, after OnError gets err if it is set. c.mu is held.
+// without a code (a browser may not send the RFC's failure codes), and
+// the close event reports code and reason, after OnError gets err if it
+// is set. c.mu is held.
 func (c *Conn) failLocked(code int, reason string, err error) {
 	if c.ended || !c.started || c.ReadyState() == Connecting {
 		return
@@ -481,16 +481,21 @@ func (c *Conn) failLocked(code int, reason string, err error) {
 	c.ended = true
 	close(c.end)
 	c.dropSocketLocked()
-	keep := c.events[:0]
-	for _, ev := range c.events {
-		if ev.kind == evMessage {
-			c.queued -= len(ev.msg.Data)
-		} else {
-			keep = append(keep, ev)
+	// A handler gets no more messages, as on a server; Read still gets
+	// those that arrived before.
+	if c.handlers().message != nil {
+		keep := c.events[:0]
+		for _, ev := range c.events {
+			if ev.kind == evMessage {
+				c.queued -= len(ev.msg.Data)
+			} else {
+				keep = append(keep, ev)
+			}
 		}
+		clear(c.events[len(keep):])
+		c.events = keep
 	}
-	clear(c.events[len(keep):])
-	c.events = append(keep, event{kind: evClose, code: code, reason: reason, err: err})
+	c.events = append(c.events, event{kind: evClose, code: code, reason: reason, err: err})
 	signal(c.wake)
 }
 
@@ -525,6 +530,7 @@ func (c *Conn) onOpen(js.Value) {
 	c.extensions = c.ws.Get("extensions").String()
 	c.state.Store(int32(Open))
 	c.events = append(c.events, event{kind: evOpen})
+	signal(c.wake)
 	close(c.opened)
 	go c.run()
 }
