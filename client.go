@@ -46,14 +46,14 @@ func NewClient(rawURL string, opts *Options) (*Conn, error) {
 		}
 	}
 	c := newConn(proto.Client, opts)
-	c.url = rawURL
+	c.key = rawURL
 	return c, nil
 }
 
 func (c *Conn) dial(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.handshakeTimeout())
 	defer cancel()
-	u, _ := url.Parse(c.url)
+	u, _ := url.Parse(c.key)
 	addr := u.Host
 	if u.Port() == "" {
 		port := "80"

@@ -67,12 +67,10 @@ type Conn struct {
 	respPacked string       // a server's ResponseWriter headers, packed
 	respHeader http.Header  // on a client; a server builds it when asked
 
-	// server side, before Start
-	w   http.ResponseWriter
-	key string
+	sx atomic.Pointer[streams] // made for Read, Reader and Writer
 
-	// client side
-	url string
+	w   http.ResponseWriter // a server's, until Start
+	key string              // a server's: the client's key; a client's: the URL
 }
 
 // lifecycle holds what most connections need only for a moment, or never,
@@ -82,6 +80,9 @@ type lifecycle struct {
 	closeTimer *time.Timer
 	cause      error                   // why we cut the connection, if we did
 	cancel     context.CancelCauseFunc // cancels Start's handshake; nil outside it
+
+	pending      []pendingSend // sends made while connecting
+	pendingBytes int
 }
 
 // lc returns c.x, making it if need be. c.mu is held.
@@ -235,13 +236,13 @@ func (c *Conn) Send(data []byte, opts SendOptions) error {
 	var err error
 	switch opts.Type {
 	case 0, BinaryMessage:
-		err = c.write(proto.OpBinary, data, opts.Compress)
+		return c.write(nil, proto.OpBinary, data, opts.Compress, opts.Callback)
 	case TextMessage:
-		err = c.write(proto.OpText, data, opts.Compress)
+		return c.write(nil, proto.OpText, data, opts.Compress, opts.Callback)
 	case PingMessage:
-		err = c.sendPing(data, nil)
+		return c.sendPing(data, nil, opts.Callback)
 	case PongMessage:
-		err = c.write(proto.OpPong, data, CompressNever)
+		return c.write(nil, proto.OpPong, data, CompressNever, opts.Callback)
 	case CloseMessage:
 		err = c.Close(opts.Code, string(data))
 	default:
@@ -259,20 +260,24 @@ func callback(f func(error), err error) error {
 
 // SendText sends s as one text message.
 func (c *Conn) SendText(s string) error {
-	return c.write(proto.OpText, unsafe.Slice(unsafe.StringData(s), len(s)), CompressDefault)
+	return c.write(nil, proto.OpText, unsafe.Slice(unsafe.StringData(s), len(s)), CompressDefault, nil)
 }
 
 // SendBinary sends b as one binary message.
-func (c *Conn) SendBinary(b []byte) error { return c.write(proto.OpBinary, b, CompressDefault) }
+func (c *Conn) SendBinary(b []byte) error {
+	return c.write(nil, proto.OpBinary, b, CompressDefault, nil)
+}
 
 // SendPing sends a ping with an optional payload of at most 125 bytes.
 // If onPong is not nil it is called, on the connection's goroutine, when a
 // pong with the same payload arrives.
-func (c *Conn) SendPing(payload []byte, onPong func()) error { return c.sendPing(payload, onPong) }
+func (c *Conn) SendPing(payload []byte, onPong func()) error {
+	return c.sendPing(payload, onPong, nil)
+}
 
-func (c *Conn) sendPing(payload []byte, onPong func()) error {
+func (c *Conn) sendPing(payload []byte, onPong func(), cb func(error)) error {
 	if len(payload) > proto.MaxControlPayload {
-		return fmt.Errorf("wsd: ping payload of %d bytes exceeds 125", len(payload))
+		return callback(cb, fmt.Errorf("wsd: ping payload of %d bytes exceeds 125", len(payload)))
 	}
 	if onPong != nil {
 		c.mu.Lock()
@@ -280,7 +285,7 @@ func (c *Conn) sendPing(payload []byte, onPong func()) error {
 		x.pings = append(x.pings, pendingPing{string(payload), onPong})
 		c.mu.Unlock()
 	}
-	return c.write(proto.OpPing, payload, CompressNever)
+	return c.write(nil, proto.OpPing, payload, CompressNever, cb)
 }
 
 // Close starts the closing handshake with code (zero means 1000) and
@@ -312,6 +317,12 @@ func (c *Conn) Close(code int, reason string) error {
 	sent, err := c.writeClose(code, reason)
 	if sent {
 		c.state.CompareAndSwap(int32(Open), int32(Closing))
+		if s := c.sx.Load(); s != nil {
+			// Read on, so that the answer to our close frame is seen.
+			s.mu.Lock()
+			s.release(c)
+			s.mu.Unlock()
+		}
 		c.mu.Lock()
 		if !c.finished {
 			c.lc().closeTimer = time.AfterFunc(c.opts.closeTimeout(), func() {
@@ -345,6 +356,7 @@ var (
 func (c *Conn) closeUnopened() bool {
 	if !c.started.Load() && c.started.CompareAndSwap(false, true) {
 		c.state.Store(int32(Closed))
+		c.failPending(ErrClosed)
 		c.closeDone()
 		return true
 	}
@@ -374,6 +386,9 @@ func (c *Conn) abort(cause error) {
 		x.cause = cause
 	}
 	c.mu.Unlock()
+	if s := c.sx.Load(); s != nil {
+		s.cut(c)
+	}
 	if a, ok := c.nc.(interface{ Abort() error }); ok {
 		a.Abort() // a transport's queue is not worth flushing now
 	} else {
@@ -404,26 +419,65 @@ var wbufPool = sync.Pool{New: func() any { b := make([]byte, 0, readBufferSize);
 const smallMessage = 16 << 10
 
 // write sends a data or control frame unless a close frame was sent,
-// compressing a data frame as choice and the options say.
-func (c *Conn) write(op proto.Opcode, payload []byte, choice CompressChoice) error {
+// compressing a data frame as choice and the options say. On a connection
+// still connecting, the frame is queued, and cb (if not nil) is called once
+// it is written; otherwise cb is called before write returns. A ctx that
+// ends while the frame is written cuts the write, and the connection.
+func (c *Conn) write(ctx context.Context, op proto.Opcode, payload []byte, choice CompressChoice, cb func(error)) error {
 	if op.IsControl() && len(payload) > proto.MaxControlPayload {
-		return fmt.Errorf("wsd: control frame payload of %d bytes exceeds 125", len(payload))
+		return callback(cb, fmt.Errorf("wsd: control frame payload of %d bytes exceeds 125", len(payload)))
 	}
 	if op == proto.OpText && !utf8.Valid(payload) {
-		return ErrInvalidUTF8
+		return callback(cb, ErrInvalidUTF8)
 	}
-	if c.ReadyState() != Open {
-		return ErrClosed
+	switch c.ReadyState() {
+	case Open:
+	case Connecting:
+		if err, queued := c.enqueue(ctx, op, payload, choice, cb); queued {
+			return err
+		}
+	default:
+		return callback(cb, ErrClosed)
 	}
 	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.m.CloseSent() {
+	err := c.writeHeld(ctx, op, payload, choice)
+	c.wmu.Unlock()
+	return callback(cb, err)
+}
+
+// writeHeld is write once c.wmu is held.
+func (c *Conn) writeHeld(ctx context.Context, op proto.Opcode, payload []byte, choice CompressChoice) (err error) {
+	if !op.IsControl() {
+		if err := c.awaitWriter(ctx); err != nil {
+			return err
+		}
+	}
+	if c.m.CloseSent() || c.ReadyState() == Closed {
 		return ErrClosed
 	}
 	// Every send, compressed or not, gets a deadline of its own: one
 	// left from an earlier send would cut this one short.
 	if c.opts.WriteTimeout > 0 {
 		c.nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+	}
+	if ctx != nil && ctx.Done() != nil {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("wsd: write: %w", err)
+		}
+		stop := context.AfterFunc(ctx, func() { c.nc.SetWriteDeadline(time.Now()) })
+		defer func() {
+			if stop() {
+				return
+			}
+			// The context ended during the write: it failed, and the
+			// connection with it, or it was done and the deadline must go.
+			if err != nil {
+				err = fmt.Errorf("wsd: write: %w", ctx.Err())
+				c.abort(err)
+			} else if c.opts.WriteTimeout <= 0 {
+				c.nc.SetWriteDeadline(time.Time{})
+			}
+		}()
 	}
 	if c.z != nil && c.z.cz != nil && !op.IsControl() && c.compress(choice, len(payload)) {
 		return c.writeCompressed(op, payload)
@@ -526,6 +580,10 @@ func (c *Conn) feed(data []byte) (over bool) {
 	}
 	defer c.recoverHandler(&over)
 	for len(data) > 0 {
+		if !c.m.InMessage() {
+			// Without a handler, messages stream to Read and Reader.
+			c.m.SetStreaming(c.h.Load().message == nil)
+		}
 		n, ev := c.m.Feed(data)
 		data = data[n:]
 		if ev.Kind == proto.EventNone {
@@ -538,6 +596,14 @@ func (c *Conn) feed(data []byte) (over bool) {
 		}
 	}
 	return false
+}
+
+// failProtocol fails the connection for a violation found outside the
+// protocol core, by a reader inflating a message.
+func (c *Conn) failProtocol(perr *ProtocolError) {
+	c.state.CompareAndSwap(int32(Open), int32(Closing))
+	c.writeClose(perr.Code, perr.Reason)
+	c.abort(perr)
 }
 
 // recoverHandler, deferred, turns a panic of an event handler into the
@@ -572,6 +638,15 @@ func (c *Conn) dropped(err error) {
 		cause = c.x.cause
 	}
 	c.mu.Unlock()
+	var perr *ProtocolError
+	if errors.As(cause, &perr) {
+		// Found by a reader, as it inflated a message.
+		if f := c.h.Load().err; f != nil {
+			f(perr)
+		}
+		c.finish(perr.Code, perr.Reason)
+		return
+	}
 	var reason string
 	switch {
 	case cause != nil:
@@ -595,8 +670,13 @@ func (c *Conn) dispatch(ev proto.Event) bool {
 		if h.message != nil {
 			h.message(Message{Type: MessageType(ev.Op), Data: ev.Data})
 		}
+	case proto.EventData:
+		if ev.Fin {
+			c.msgSeen = true
+		}
+		c.streamsOf().push(c, ev)
 	case proto.EventPing:
-		c.write(proto.OpPong, ev.Data, CompressNever)
+		c.write(nil, proto.OpPong, ev.Data, CompressNever, nil)
 		if h.ping != nil {
 			h.ping(ev.Data)
 		}
@@ -671,17 +751,25 @@ func (c *Conn) finish(code int, reason string) {
 		c.x.pings = nil
 	}
 	c.mu.Unlock()
+	if s := c.sx.Load(); s != nil {
+		s.finish(c, code, reason)
+	}
 	c.nc.Close()
 	c.state.Store(int32(Closed))
 	if g := c.opts.Group; g != nil {
 		g.remove(c)
 	}
-	if c.z != nil {
+	if s := c.sx.Load(); c.z != nil || s != nil {
 		// Give a kept flate writer back; with the connection closed, a
 		// send still waiting for the lock fails at once.
 		c.wmu.Lock()
-		c.z.cz.Release()
-		c.z.cz = nil
+		if c.z != nil {
+			c.z.cz.Release()
+			c.z.cz = nil
+		}
+		if s != nil {
+			s.endWriter()
+		}
 		c.wmu.Unlock()
 	}
 	defer c.closeDone()

@@ -29,6 +29,35 @@ func (e *ProtocolError) Is(target error) bool {
 	return false
 }
 
+// CloseError is how Read, Reader and the other blocking calls report a
+// connection that has closed: the code and reason that OnClose saw (1006
+// with what happened, when there was no closing handshake). It matches
+// ErrClosed with errors.Is.
+type CloseError struct {
+	Code   int
+	Reason string
+}
+
+func (e *CloseError) Error() string {
+	if e.Reason == "" {
+		return fmt.Sprintf("wsd: connection closed with %d", e.Code)
+	}
+	return fmt.Sprintf("wsd: connection closed with %d: %s", e.Code, e.Reason)
+}
+
+// Is makes a *CloseError match ErrClosed.
+func (e *CloseError) Is(target error) bool { return target == ErrClosed }
+
+// CloseStatus returns the close code of err, if it is or wraps a
+// *CloseError, and -1 otherwise.
+func CloseStatus(err error) int {
+	var ce *CloseError
+	if errors.As(err, &ce) {
+		return ce.Code
+	}
+	return -1
+}
+
 // HandshakeError is a failed opening handshake. On a server, Status is the
 // HTTP status the request was answered with; on a client it is the status
 // the server answered (101 when the status was right but a header was not).

@@ -49,6 +49,9 @@ func (c *Conn) run(leftover []byte) {
 		if over {
 			return
 		}
+		if s := c.sx.Load(); s != nil {
+			s.waitRoom() // a reader that has not caught up holds the socket
+		}
 		if c.msgSeen {
 			c.msgSeen = false
 			live.lastMsg = live.last

@@ -88,6 +88,12 @@ type Options struct {
 	// back-pressure to the caller rather than buffering without bound.
 	WriteTimeout time.Duration
 
+	// MaxPendingSends bounds the bytes of messages sent while the
+	// connection is connecting, which wait and go out, in order, as soon
+	// as it opens; a send past it fails with ErrPendingFull. Zero means
+	// DefaultMaxPendingSends (1 MiB).
+	MaxPendingSends int
+
 	// Group, if set, tracks the connection so that a server can close
 	// all its connections at shutdown.
 	Group *Group

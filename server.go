@@ -92,7 +92,7 @@ func (c *Conn) Start(ctx context.Context) error {
 		err = c.accept(ctx)
 	}
 	c.mu.Lock()
-	if c.x.cause == nil && c.x.pings == nil && c.x.closeTimer == nil {
+	if c.x.cause == nil && c.x.pings == nil && c.x.closeTimer == nil && c.x.pending == nil {
 		c.x = nil // most connections need it no more
 	} else {
 		c.x.cancel = nil
@@ -103,6 +103,7 @@ func (c *Conn) Start(ctx context.Context) error {
 			err = errCanceled
 		}
 		c.state.Store(int32(Closed))
+		c.failPending(err)
 		c.closeDone()
 	}
 	return err
@@ -113,13 +114,30 @@ var errCanceled = fmt.Errorf("wsd: handshake canceled by Close: %w", ErrClosed)
 // opening marks the connection open unless Close canceled its handshake,
 // which it reports then.
 func (c *Conn) opening() bool {
+	c.wmu.Lock() // sends made from now on wait for those made before
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.canceled {
+		c.mu.Unlock()
+		c.wmu.Unlock()
 		return false
 	}
 	c.state.Store(int32(Open))
+	q := c.takePending()
+	c.mu.Unlock()
+	done := c.writePending(q)
+	c.wmu.Unlock()
+	done()
 	return true
+}
+
+// takePending takes the sends queued while connecting. c.mu is held.
+func (c *Conn) takePending() []pendingSend {
+	if c.x == nil {
+		return nil
+	}
+	q := c.x.pending
+	c.x.pending, c.x.pendingBytes = nil, 0
+	return q
 }
 
 func (c *Conn) accept(ctx context.Context) error {
@@ -132,10 +150,13 @@ func (c *Conn) accept(ctx context.Context) error {
 	}
 	if a, ok := w.(transport.Attacher); ok {
 		// The transport may call Opened as soon as Attach returns, from
-		// another goroutine: c.mu makes it wait until c is set up.
+		// another goroutine: c.mu makes it wait until c is set up, and
+		// c.wmu makes its sends wait for those made while connecting.
+		c.wmu.Lock()
 		c.mu.Lock()
 		if err := ctx.Err(); err != nil || c.canceled {
 			c.mu.Unlock()
+			c.wmu.Unlock()
 			// Answer nothing, as after a hijack: take the connection
 			// and close it.
 			if nc, aerr := a.Attach(abandoned{}, nil); aerr == nil {
@@ -149,11 +170,16 @@ func (c *Conn) accept(ctx context.Context) error {
 		resp := c.response()
 		nc, err := a.Attach(driver{c}, *resp)
 		putResponse(resp)
+		var q []pendingSend
 		if err == nil {
 			c.nc = nc
 			c.state.Store(int32(Open))
+			q = c.takePending()
 		}
 		c.mu.Unlock()
+		done := c.writePending(q)
+		c.wmu.Unlock()
+		done()
 		if err != nil {
 			return err
 		}

@@ -42,6 +42,7 @@ const (
 	fCloseAfterFlush                    // close the socket once the queue is written
 	fInHTTP                             // counted in engine.httpActive
 	fDetached                           // removed from the epoll set
+	fHeld                               // reading stopped: the application has not caught up
 )
 
 // conn is the engine's state for one connection, and the net.Conn a wsd
@@ -188,7 +189,7 @@ func (c *conn) setInterest() {
 		return
 	}
 	var want uint32
-	if c.flags&(fEOF|fPaused) == 0 {
+	if c.flags&(fEOF|fPaused|fHeld) == 0 {
 		want |= syscall.EPOLLIN
 	}
 	if c.queued() > 0 {
@@ -221,6 +222,13 @@ func (c *conn) process() {
 	}
 	for range 8 {
 		if c.state != stWS || c.flags&fOver != 0 {
+			c.flags &^= fScheduled
+			c.mu.Unlock()
+			return
+		}
+		if c.flags&(fHeld|fClosed) == fHeld {
+			// The application has not caught up: the pending bytes wait
+			// for Release.
 			c.flags &^= fScheduled
 			c.mu.Unlock()
 			return
@@ -505,6 +513,29 @@ func (c *conn) Close() error {
 	}
 	c.closeFD()
 	return nil
+}
+
+// Hold stops reading the connection until Release: the application has
+// not taken what arrived. Bytes already read wait.
+func (c *conn) Hold() {
+	c.mu.Lock()
+	c.flags |= fHeld
+	c.setInterest()
+	c.mu.Unlock()
+}
+
+// Release reads the connection again after Hold, starting with the bytes
+// that waited.
+func (c *conn) Release() {
+	c.mu.Lock()
+	if c.flags&fHeld != 0 {
+		c.flags &^= fHeld
+		c.setInterest()
+		if c.state == stWS && c.flags&fOver == 0 && (len(c.in) > 0 || c.flags&(fEOF|fClosed) != 0) {
+			c.schedule()
+		}
+	}
+	c.mu.Unlock()
 }
 
 // Abort closes the connection now, dropping queued bytes: a wsd connection

@@ -47,16 +47,22 @@ const (
 	EventPong              // a pong; Data is its payload
 	EventClose             // the peer's close frame: Code, and the reason in Data
 	EventError             // the peer broke the protocol: Err; the stream is dead
+	EventData              // in streaming mode: payload bytes of a message, in order
 )
 
 // Event is what Feed reports. Data is only valid until the next call to
 // Feed, and may point into the slice given to Feed.
 type Event struct {
 	Kind EventKind
-	Op   Opcode // OpText or OpBinary for EventMessage
+	Op   Opcode // OpText or OpBinary for EventMessage and EventData
 	Data []byte
 	Code int    // EventClose: the status code, CloseNoStatus if none
 	Err  *Error // EventError
+
+	// EventData: First marks the message's first bytes, Fin its last;
+	// Compressed says the message's payload is compressed (RSV1), for the
+	// caller to inflate as it reads.
+	First, Fin, Compressed bool
 }
 
 // Config sets up a Machine.
@@ -112,6 +118,8 @@ type Machine struct {
 	ctlN      int
 	text      UTF8
 	dead      bool
+	stream    bool // hand data out as it arrives, as EventData
+	first     bool // the next EventData starts a message
 
 	// shared
 	closeSent atomic.Bool
@@ -133,6 +141,23 @@ func (m *Machine) Init(c Config) {
 		m.maxLength = DefaultMaxLength
 	}
 }
+
+// SetStreaming makes Feed hand out the payload of data frames as it
+// arrives, as EventData, instead of assembling whole messages: memory then
+// does not grow with the size of a message. MaxLength still bounds a
+// message (its compressed bytes, for a compressed one, which the caller
+// inflates and bounds itself); text that is not compressed is checked as
+// UTF-8 as it arrives. It may be switched between messages only.
+func (m *Machine) SetStreaming(on bool) { m.stream = on }
+
+// Streaming reports whether Feed hands out data as it arrives.
+func (m *Machine) Streaming() bool { return m.stream }
+
+// InMessage reports whether a data message has begun and not ended.
+func (m *Machine) InMessage() bool { return m.msgOp != 0 }
+
+// Decompressor returns what SetDecompressor set, or nil.
+func (m *Machine) Decompressor() Decompressor { return m.inflater }
 
 // SetDecompressor enables compressed messages, inflated by d. It must be
 // called before the first Feed, once the handshake has agreed on an
@@ -193,6 +218,7 @@ func (m *Machine) Feed(p []byte) (n int, ev Event) {
 				if m.h.Op != OpContinuation {
 					m.msgOp = m.h.Op
 					m.zipped = m.h.Rsv&RSV1 != 0
+					m.first = true
 					m.text.Reset()
 					if m.msg != nil { // the caller did not Recycle
 						*m.msg = (*m.msg)[:0]
@@ -201,7 +227,7 @@ func (m *Machine) Feed(p []byte) (n int, ev Event) {
 				m.msgLen += m.h.Length
 				// Fast path: a whole unfragmented message already in p
 				// is handed back in place, without a copy.
-				if m.h.Fin && m.h.Op != OpContinuation && int64(len(p)-n) >= m.h.Length {
+				if m.h.Fin && m.h.Op != OpContinuation && int64(len(p)-n) >= m.h.Length && !m.stream {
 					data := p[n : n+int(m.h.Length)]
 					n += len(data)
 					m.inPayload = false
@@ -233,6 +259,11 @@ func (m *Machine) Feed(p []byte) (n int, ev Event) {
 		}
 		if m.h.Op.IsControl() {
 			m.ctlN += copy(m.ctl[m.ctlN:], chunk)
+		} else if m.stream {
+			if ev, ok := m.streamData(chunk); ok {
+				return n, ev
+			}
+			continue
 		} else if m.zipped {
 			m.zmsg = appendBuf(m.zmsg, chunk, m.hint())
 		} else {
@@ -249,6 +280,31 @@ func (m *Machine) Feed(p []byte) (n int, ev Event) {
 		}
 	}
 	return n, Event{}
+}
+
+// streamData hands out a chunk of a data frame's payload in streaming
+// mode; ok is false for an empty chunk that ends nothing.
+func (m *Machine) streamData(chunk []byte) (ev Event, ok bool) {
+	text := m.msgOp == OpText && !m.zipped
+	if text && !m.text.Write(chunk) {
+		return m.fail(errorf(CloseInvalidPayload, "invalid UTF-8 in text message")), true
+	}
+	if m.remaining == 0 {
+		m.inPayload = false
+	}
+	fin := m.remaining == 0 && m.h.Fin
+	if !fin && len(chunk) == 0 {
+		return Event{}, false
+	}
+	if fin && text && !m.text.Complete() {
+		return m.fail(errorf(CloseInvalidPayload, "text message ends inside a UTF-8 sequence")), true
+	}
+	ev = Event{Kind: EventData, Op: m.msgOp, Data: chunk, First: m.first, Fin: fin, Compressed: m.zipped}
+	m.first = false
+	if fin {
+		m.msgOp, m.msgLen, m.zipped = 0, 0, false
+	}
+	return ev, true
 }
 
 // checkHeader applies the rules of RFC 6455 section 5 to m.h, and those
@@ -413,7 +469,7 @@ func appendBuf(buf *[]byte, p []byte, hint int) *[]byte {
 // copy; or nil unless at least min such bytes are still to come. The
 // transport passes the bytes it read there to Feed as usual.
 func (m *Machine) ReadSpace(min int) []byte {
-	if !m.inPayload || m.dead || m.h.Op.IsControl() || m.remaining < int64(min) {
+	if !m.inPayload || m.dead || m.stream || m.h.Op.IsControl() || m.remaining < int64(min) {
 		return nil
 	}
 	want := int(m.remaining)

@@ -30,3 +30,12 @@ type Conn interface {
 type Attacher interface {
 	Attach(c Conn, response []byte) (net.Conn, error)
 }
+
+// Holder is implemented by the net.Conn of a transport that can stop
+// reading a connection whose application has not taken what arrived, and
+// start again. Hold and Release may be called from any goroutine,
+// including from within Feed.
+type Holder interface {
+	Hold()
+	Release()
+}
