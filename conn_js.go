@@ -51,6 +51,7 @@ type event struct {
 	code   int    // evClose
 	reason string // evClose
 	err    error  // evClose after a failure, for OnError
+	report func() // evOpen: reports the sends queued while connecting
 }
 
 // Conn is a WebSocket client connection over the browser's WebSocket.
@@ -75,21 +76,23 @@ type Conn struct {
 	// drain and by an unclosed Writer: messages never overtake each other.
 	wlock chan struct{}
 
-	mu         sync.Mutex // guards the fields below
-	ws         js.Value
-	funcs      []js.Func
-	started    bool
-	canceled   bool  // Close or CloseNow came during the handshake
-	startErr   error // set by OnPing or OnPong before Start
-	openErr    error // why the handshake failed
-	ended      bool  // the end is queued, or came before the open
-	events     []event
-	reads      []Message // messages waiting for Read
-	queued     int       // bytes received and not yet handled or read
-	closeErr   *CloseError
-	closeTimer *time.Timer
-	protocol   string
-	extensions string
+	mu           sync.Mutex // guards the fields below
+	ws           js.Value
+	funcs        []js.Func
+	started      bool
+	canceled     bool  // Close or CloseNow came during the handshake
+	startErr     error // set by OnPing or OnPong before Start
+	openErr      error // why the handshake failed
+	ended        bool  // the end is queued, or came before the open
+	events       []event
+	reads        []Message // messages waiting for Read
+	queued       int       // bytes received and not yet handled or read
+	closeErr     *CloseError
+	closeTimer   *time.Timer
+	pending      []pendingSend // sends made while connecting
+	pendingBytes int
+	protocol     string
+	extensions   string
 
 	wake     chan struct{} // cap 1: events were queued
 	readWake chan struct{} // cap 1: reads were queued
@@ -202,9 +205,11 @@ func (c *Conn) Done() <-chan struct{} { return c.done }
 // Send sends data as one message, or a close frame, as opts say. It
 // returns once the browser has the message; if the browser's buffer holds
 // more than a few MiB, it first waits for it to drain, at most
-// Options.WriteTimeout if set. Pings and pongs cannot be sent from a
-// browser, and the browser decides compression itself: a Compress other
-// than CompressDefault is an error.
+// Options.WriteTimeout if set. On a connection still connecting, the
+// message waits, at most Options.MaxPendingSends bytes of them, and goes
+// out when it opens; opts.Callback is called then. Pings and pongs cannot
+// be sent from a browser, and the browser decides compression itself: a
+// Compress other than CompressDefault is an error.
 func (c *Conn) Send(data []byte, opts SendOptions) error {
 	end := opts.End
 	if end == 0 {
@@ -217,20 +222,17 @@ func (c *Conn) Send(data []byte, opts SendOptions) error {
 		return callback(opts.Callback, errors.New("wsd: in a browser, the browser decides what it compresses: SendOptions.Compress must be CompressDefault"))
 	}
 	data = data[opts.Start:end]
-	var err error
 	switch opts.Type {
 	case 0, BinaryMessage:
-		err = c.send(context.Background(), BinaryMessage, data, "")
+		return c.send(context.Background(), BinaryMessage, data, "", opts.Callback)
 	case TextMessage:
-		err = c.send(context.Background(), TextMessage, data, "")
+		return c.send(context.Background(), TextMessage, data, "", opts.Callback)
 	case PingMessage, PongMessage:
-		err = errNoPings
+		return callback(opts.Callback, errNoPings)
 	case CloseMessage:
-		err = c.Close(opts.Code, string(data))
-	default:
-		err = fmt.Errorf("wsd: cannot send a message of type %v", opts.Type)
+		return callback(opts.Callback, c.Close(opts.Code, string(data)))
 	}
-	return callback(opts.Callback, err)
+	return callback(opts.Callback, fmt.Errorf("wsd: cannot send a message of type %v", opts.Type))
 }
 
 func callback(f func(error), err error) error {
@@ -242,12 +244,12 @@ func callback(f func(error), err error) error {
 
 // SendText sends s as one text message.
 func (c *Conn) SendText(s string) error {
-	return c.send(context.Background(), TextMessage, nil, s)
+	return c.send(context.Background(), TextMessage, nil, s, nil)
 }
 
 // SendBinary sends b as one binary message.
 func (c *Conn) SendBinary(b []byte) error {
-	return c.send(context.Background(), BinaryMessage, b, "")
+	return c.send(context.Background(), BinaryMessage, b, "", nil)
 }
 
 // SendPing cannot work in a browser: it returns an error.
@@ -255,13 +257,32 @@ func (c *Conn) SendPing(payload []byte, onPong func()) error { return errNoPings
 
 // Write sends p as one message of type t, TextMessage or BinaryMessage.
 // ctx bounds the wait for earlier messages and for the browser's buffer
-// to drain; if it ends first, the connection is failed, as the message
-// may be half sent, and Write says so.
+// to drain. If ctx ends once the browser has the message, the connection
+// is failed, as the message may or may not go out, and Write says so. On a
+// connection still connecting, the message waits until it opens, as with
+// Send.
 func (c *Conn) Write(ctx context.Context, t MessageType, p []byte) error {
 	if t != TextMessage && t != BinaryMessage {
 		return fmt.Errorf("wsd: cannot write a message of type %v", t)
 	}
-	return c.send(ctx, t, p, "")
+	if c.ReadyState() == Connecting {
+		if t == TextMessage && !utf8.Valid(p) {
+			return ErrInvalidUTF8
+		}
+		done := make(chan error, 1)
+		if err, queued := c.enqueue(t, p, func(err error) { done <- err }); queued {
+			if err != nil {
+				return err
+			}
+			select {
+			case err := <-done:
+				return err
+			case <-ctx.Done():
+				return fmt.Errorf("wsd: write: %w (the message stays queued)", ctx.Err())
+			}
+		}
+	}
+	return c.send(ctx, t, p, "", nil)
 }
 
 // Writer returns a writer for one message of type t; Close sends it. The
@@ -271,6 +292,9 @@ func (c *Conn) Write(ctx context.Context, t MessageType, p []byte) error {
 func (c *Conn) Writer(ctx context.Context, t MessageType) (io.WriteCloser, error) {
 	if t != TextMessage && t != BinaryMessage {
 		return nil, fmt.Errorf("wsd: cannot write a message of type %v", t)
+	}
+	if c.ReadyState() != Open {
+		return nil, ErrClosed
 	}
 	if err := c.lockWrite(ctx); err != nil {
 		return nil, err
@@ -300,10 +324,11 @@ func (w *messageWriter) Write(p []byte) (int, error) {
 	return w.buf.Write(p)
 }
 
-// Close sends the message and lets other messages go.
+// Close sends the message and lets other messages go. Invalid UTF-8 in
+// a text message fails it with ErrInvalidUTF8; nothing was sent then.
 func (w *messageWriter) Close() error {
 	if w.done {
-		return errWriterClosed
+		return nil
 	}
 	w.done = true
 	defer w.c.unlockWrite()
@@ -378,11 +403,12 @@ func (c *Conn) nextMessage(ctx context.Context) (Message, error) {
 	}
 }
 
-// canceledBy fails the connection because ctx ended during op.
+// canceledBy fails the connection because ctx ended during op, as on a
+// server: the close event reports 1006, with the error as its reason.
 func (c *Conn) canceledBy(ctx context.Context, op string) error {
-	err := fmt.Errorf("wsd: %s: %w; the connection is failed", op, ctx.Err())
+	err := fmt.Errorf("wsd: %s: %w (the connection is failed)", op, ctx.Err())
 	c.mu.Lock()
-	c.failLocked(ClosePolicyViolation, fmt.Sprintf("%s: %v", op, ctx.Err()), nil)
+	c.failLocked(CloseAbnormal, err.Error(), nil)
 	c.mu.Unlock()
 	return err
 }
@@ -462,6 +488,7 @@ func (c *Conn) endBeforeOpenLocked(err error) {
 	}
 	c.ended = true
 	c.openErr = err
+	c.failPendingLocked(err)
 	c.dropSocketLocked()
 	c.state.Store(int32(Closed))
 	c.closeErr = &CloseError{Code: CloseAbnormal, Reason: err.Error()}
@@ -529,7 +556,7 @@ func (c *Conn) onOpen(js.Value) {
 	c.protocol = c.ws.Get("protocol").String()
 	c.extensions = c.ws.Get("extensions").String()
 	c.state.Store(int32(Open))
-	c.events = append(c.events, event{kind: evOpen})
+	c.events = append(c.events, event{kind: evOpen, report: c.sendPendingLocked()})
 	signal(c.wake)
 	close(c.opened)
 	go c.run()
@@ -621,6 +648,7 @@ func (c *Conn) dispatch(ev event) bool {
 	h := c.handlers()
 	switch ev.kind {
 	case evOpen:
+		ev.report()
 		if h.open != nil {
 			c.call(func() { h.open() })
 		}
@@ -706,25 +734,107 @@ func (c *Conn) lockWrite(ctx context.Context) error {
 	case <-c.closed:
 		return ErrClosed
 	case <-ctx.Done():
-		return c.canceledBy(ctx, "write")
+		// Nothing was handed to the browser: the connection goes on.
+		return fmt.Errorf("wsd: write: %w", ctx.Err())
 	}
 }
 
 func (c *Conn) unlockWrite() { <-c.wlock }
 
-// send sends p, or s if p is nil, as one message of type t.
-func (c *Conn) send(ctx context.Context, t MessageType, p []byte, s string) error {
+// send sends p, or s if p is nil, as one message of type t; on a
+// connection still connecting it queues it. cb, if not nil, gets the
+// result: at once, or when a queued message goes out.
+func (c *Conn) send(ctx context.Context, t MessageType, p []byte, s string, cb func(error)) error {
 	if t == TextMessage && !(p == nil && utf8.ValidString(s) || p != nil && utf8.Valid(p)) {
-		return ErrInvalidUTF8
+		return callback(cb, ErrInvalidUTF8)
 	}
-	if c.ReadyState() != Open {
-		return ErrClosed
+	switch c.ReadyState() {
+	case Open:
+	case Connecting:
+		if p == nil {
+			p = []byte(s)
+		}
+		if err, queued := c.enqueue(t, p, cb); queued {
+			return err
+		}
+	default:
+		return callback(cb, ErrClosed)
 	}
 	if err := c.lockWrite(ctx); err != nil {
-		return err
+		return callback(cb, err)
 	}
-	defer c.unlockWrite()
-	return c.sendLocked(ctx, t, p, s)
+	err := c.sendLocked(ctx, t, p, s)
+	c.unlockWrite()
+	return callback(cb, err)
+}
+
+// DefaultMaxPendingSends bounds the bytes of sends queued while a
+// connection connects, when Options.MaxPendingSends is zero.
+const DefaultMaxPendingSends = 1 << 20
+
+// ErrPendingFull is returned by a send on a connection still connecting
+// once Options.MaxPendingSends bytes wait for it to open.
+var ErrPendingFull = errors.New("wsd: too many bytes sent before the connection opened")
+
+// pendingSend is a send made before the connection opened.
+type pendingSend struct {
+	t    MessageType
+	data []byte
+	cb   func(error)
+}
+
+// enqueue queues a send on a connection that is connecting; queued is
+// false if it opened (or closed) meanwhile, for the caller to go on.
+func (c *Conn) enqueue(t MessageType, p []byte, cb func(error)) (err error, queued bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ReadyState() != Connecting {
+		return nil, false
+	}
+	if c.ended {
+		return callback(cb, ErrClosed), true
+	}
+	limit := c.opts.MaxPendingSends
+	if limit <= 0 {
+		limit = DefaultMaxPendingSends
+	}
+	if c.pendingBytes+len(p) > limit {
+		return callback(cb, ErrPendingFull), true
+	}
+	c.pendingBytes += len(p)
+	c.pending = append(c.pending, pendingSend{t, bytes.Clone(p), cb})
+	return nil, true
+}
+
+// sendPendingLocked hands the sends queued while connecting to the
+// browser, in order, as the connection opens, and returns what reports
+// their results. c.mu is held.
+func (c *Conn) sendPendingLocked() (report func()) {
+	q := c.pending
+	c.pending, c.pendingBytes = nil, 0
+	errs := make([]error, len(q))
+	for i, p := range q {
+		errs[i] = sendJS(c.ws, p.t, p.data, "")
+	}
+	return func() {
+		for i, p := range q {
+			callback(p.cb, errs[i])
+		}
+	}
+}
+
+// failPending reports err to the sends queued before a handshake that
+// failed, on a goroutine of their own: a callback may block.
+func (c *Conn) failPendingLocked(err error) {
+	q := c.pending
+	c.pending, c.pendingBytes = nil, 0
+	if len(q) > 0 {
+		go func() {
+			for _, p := range q {
+				callback(p.cb, err)
+			}
+		}()
+	}
 }
 
 // sendLocked hands the message to the browser, then waits while the
@@ -741,18 +851,8 @@ func (c *Conn) sendLocked(ctx context.Context, t MessageType, p []byte, s string
 	}
 	ws := c.ws
 	c.mu.Unlock()
-	var v js.Value
-	if t == TextMessage {
-		if p != nil {
-			s = string(p)
-		}
-		v = js.ValueOf(s)
-	} else {
-		v = uint8Array.New(len(p))
-		js.CopyBytesToJS(v, p)
-	}
-	if err := jsTry(func() { ws.Call("send", v) }); err != nil {
-		return fmt.Errorf("wsd: send: %w", err)
+	if err := sendJS(ws, t, p, s); err != nil {
+		return err
 	}
 	if ws.Get("bufferedAmount").Int() <= maxBuffered {
 		return nil
@@ -778,6 +878,24 @@ func (c *Conn) sendLocked(ctx context.Context, t MessageType, p []byte, s string
 			c.mu.Unlock()
 			return fmt.Errorf("wsd: write: the browser's buffer did not drain in %v: %w", c.opts.WriteTimeout, os.ErrDeadlineExceeded)
 		}
+	}
+	return nil
+}
+
+// sendJS hands p, or s if p is nil, to the browser as one message.
+func sendJS(ws js.Value, t MessageType, p []byte, s string) error {
+	var v js.Value
+	if t == TextMessage {
+		if p != nil {
+			s = string(p)
+		}
+		v = js.ValueOf(s)
+	} else {
+		v = uint8Array.New(len(p))
+		js.CopyBytesToJS(v, p)
+	}
+	if err := jsTry(func() { ws.Call("send", v) }); err != nil {
+		return fmt.Errorf("wsd: send: %w", err)
 	}
 	return nil
 }

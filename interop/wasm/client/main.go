@@ -35,6 +35,7 @@ func main() {
 		{"blocking: Write and Read, text and binary", blocking},
 		{"blocking: Writer and Reader, ReadInto", streams},
 		{"16 MiB binary both ways", large},
+		{"sends before the open wait, in order, bounded", pendingSends},
 		{"Read on a connection with OnMessage is an error", readWithHandler},
 		{"pings cannot be sent or seen", pings},
 		{"close code and reason from the client, seen by both", closeFromClient},
@@ -242,6 +243,41 @@ func large(ctx context.Context) error {
 	return c.Close(1000, "")
 }
 
+func pendingSends(ctx context.Context) error {
+	c, err := wsd.NewClient(base+"/echo", nil)
+	if err != nil {
+		return err
+	}
+	defer c.CloseNow()
+	if err := c.SendText("first"); err != nil {
+		return err
+	}
+	sent := make(chan error, 1)
+	if err := c.Send([]byte("second"), wsd.SendOptions{Type: wsd.TextMessage, Callback: func(err error) { sent <- err }}); err != nil {
+		return err
+	}
+	if err := c.SendBinary(make([]byte, 2<<20)); !errors.Is(err, wsd.ErrPendingFull) {
+		return fmt.Errorf("2 MiB before the open: %v", err)
+	}
+	if err := c.Start(ctx); err != nil {
+		return err
+	}
+	for _, want := range []string{"first", "second"} {
+		if _, b, err := c.Read(ctx); err != nil || string(b) != want {
+			return fmt.Errorf("Read: %q %v, want %q", b, err, want)
+		}
+	}
+	select {
+	case err := <-sent:
+		if err != nil {
+			return fmt.Errorf("callback: %v", err)
+		}
+	default:
+		return errors.New("callback not called")
+	}
+	return c.Close(1000, "")
+}
+
 func readWithHandler(ctx context.Context) error {
 	c, err := dial(ctx, "/echo", nil, func(c *wsd.Conn) { c.OnMessage(func(wsd.Message) {}) })
 	if err != nil {
@@ -421,7 +457,7 @@ func readCanceled(ctx context.Context) error {
 		return err
 	}
 	_, _, err = c.Read(ctx)
-	if wsd.CloseStatus(err) != wsd.ClosePolicyViolation {
+	if wsd.CloseStatus(err) != wsd.CloseAbnormal || !errors.Is(err, wsd.ErrClosed) {
 		return fmt.Errorf("Read after: %v", err)
 	}
 	return nil
