@@ -1,12 +1,14 @@
 'use strict';
 // The interop suite: wsd against Node's ws and websocket-driver, python
 // websockets and Chromium, in both directions, then the chat demo's
-// end-to-end test. Run by run.sh, which builds the Go programs first:
+// end-to-end test and the browser client's test. Run by run.sh, which
+// builds the Go programs first:
 //
 //   node run.js --bin DIR [--out MATRIX.md] [--screenshot PNG] [--only REGEX]
 //
-// DIR holds the wsd, wsdpeer and chat binaries. Prints one line per check
-// and "N passed, M failed[, K skipped]"; exits 1 if any check failed.
+// DIR holds the wsd, wsdpeer, chat and wasmserver binaries, and wasm/ the
+// browser client's test (client.wasm, wasm_exec.js). Prints one line per
+// check and "N passed, M failed[, K skipped]"; exits 1 if any check failed.
 
 const { spawn } = require('child_process');
 const fs = require('fs');
@@ -567,6 +569,11 @@ function matrix() {
     for (const r of chatResults) lines.push(`| ${r.name} | ${r.status} |`);
     lines.push('');
   }
+  if (wasmResults.length) {
+    lines.push('## Browser client (wsd built for GOOS=js GOARCH=wasm, in Chromium)', '', '| check | result |', '| --- | :---: |');
+    for (const r of wasmResults) lines.push(`| ${r.name} | ${r.status} |`);
+    lines.push('');
+  }
   const skipped = [...results.values()].filter((r) => r.status === 'skip');
   if (skipped.length) {
     lines.push(`Skipped: ${[...new Set(skipped.map((r) => r.detail))].join('; ')}.`, '');
@@ -626,6 +633,36 @@ async function chatE2E() {
   if (!opts.screenshot) fs.rmSync(path.dirname(shot), { recursive: true, force: true });
 }
 
+// The browser client's test (wsd built for GOOS=js GOARCH=wasm, in
+// Chromium), a program of its own that prints PASS/FAIL lines.
+const wasmResults = []; // [{ status, name }]
+
+async function wasmE2E() {
+  const name = 'wasm browser client';
+  if (opts.only && !opts.only.test(name)) return;
+  const child = startProcess(process.execPath, [path.join(HERE, 'wasm_e2e.js'), '--server', BIN('wasmserver'), '--dir', BIN('wasm')]);
+  let tail = '';
+  let seen = 0;
+  readline.createInterface({ input: child.stdout }).on('line', (line) => {
+    const m = /^(PASS|FAIL) wasm: (.*?)(?:: (.*))?$/.exec(line);
+    if (!m) return;
+    seen++;
+    const status = m[1].toLowerCase();
+    record(status, '', `wasm: ${m[2]}`, m[3]);
+    wasmResults.push({ status, name: m[2] });
+  });
+  child.stderr.on('data', (d) => { tail = (tail + d).slice(-500); });
+  const timer = setTimeout(() => { try { process.kill(child.pid, 'SIGKILL'); } catch {} }, 180000);
+  const code = await new Promise((resolve) => child.on('close', resolve));
+  clearTimeout(timer);
+  if (code !== 0 && !wasmResults.some((r) => r.status === 'fail')) {
+    record('fail', '', 'wasm: browser client test', `exited with ${code}: ${tail.trim().split('\n').slice(-2).join(' | ')}`);
+    wasmResults.push({ status: 'fail', name: 'browser client test' });
+  } else if (seen === 0) {
+    record('fail', '', 'wasm: browser client test', 'printed no result');
+  }
+}
+
 async function main() {
   const watchdog = setTimeout(async () => {
     console.log(`FAIL suite: not finished after ${SUITE_TIMEOUT / 60000} minutes`);
@@ -661,6 +698,9 @@ async function main() {
   await stopAll();
 
   await chatE2E();
+  await stopAll();
+
+  await wasmE2E();
   await stopAll();
 
   clearTimeout(watchdog);

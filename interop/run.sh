@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the interop suite and the chat demo's end-to-end test.
+# Runs the interop suite, the chat demo's end-to-end test and the browser
+# client's test (wsd built for GOOS=js GOARCH=wasm, in Chromium).
 #
 #   bash interop/run.sh [-o MATRIX.md] [-s SCREENSHOT.png] [-k REGEX]
 #
@@ -28,7 +29,13 @@ fi
 
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
-echo "building wsd, wsdpeer and chat"
+echo "building wsd, wsdpeer, chat and the browser client's test"
 (cd "$root" && go build -o "$bin/" ./cmd/wsd ./interop/wsdpeer ./examples/chat)
+# The browser client's test: its server, the client built for the
+# browser, and the Go distribution's loader for it.
+(cd "$root" && go build -o "$bin/wasmserver" ./interop/wasm/server)
+mkdir "$bin/wasm"
+(cd "$root" && GOOS=js GOARCH=wasm go build -o "$bin/wasm/client.wasm" ./interop/wasm/client)
+cp "$(go env GOROOT)/lib/wasm/wasm_exec.js" "$bin/wasm/"
 
 node "$here/run.js" --bin "$bin" ${args[@]+"${args[@]}"}
