@@ -109,10 +109,10 @@ func (c *Conn) OnOpen(f func()) { c.setHandler(func(h *handlers) { h.open = f })
 // connection without one delivers its messages to Read instead.
 func (c *Conn) OnMessage(f func(Message)) { c.setHandler(func(h *handlers) { h.message = f }) }
 
-// OnError sets the handler called when the connection fails: a message
-// over Options.MaxLength (a *ProtocolError that matches ErrMessageTooBig),
-// more messages waiting than the connection keeps, or a panic in a
-// handler. The close event follows.
+// OnError sets the handler called when this side fails the connection
+// for what arrived: a message over Options.MaxLength (a *ProtocolError
+// that matches ErrMessageTooBig), or more messages waiting than the
+// connection keeps (see Read). The close event follows.
 func (c *Conn) OnError(f func(error)) { c.setHandler(func(h *handlers) { h.err = f }) }
 
 // OnClose sets the handler called once when the connection has closed,
@@ -187,10 +187,12 @@ func (c *Conn) ReadyState() ReadyState { return ReadyState(c.state.Load()) }
 // once the connection has opened, and nil before: a browser does not tell
 // a page the address it connected to.
 func (c *Conn) RemoteAddr() net.Addr {
-	if c.ReadyState() == Connecting {
+	select {
+	case <-c.opened:
+		return browserAddr(c.host)
+	default:
 		return nil
 	}
-	return browserAddr(c.host)
 }
 
 type browserAddr string

@@ -10,10 +10,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"syscall/js"
 	"time"
@@ -36,6 +38,8 @@ func main() {
 		{"blocking: Writer and Reader, ReadInto", streams},
 		{"16 MiB binary both ways", large},
 		{"sends before the open wait, in order, bounded", pendingSends},
+		{"Write waits for the browser's buffer; its context ending fails the connection", writeBackpressure},
+		{"Send waits for the browser's buffer at most WriteTimeout", writeTimeout},
 		{"Read on a connection with OnMessage is an error", readWithHandler},
 		{"pings cannot be sent or seen", pings},
 		{"close code and reason from the client, seen by both", closeFromClient},
@@ -276,6 +280,55 @@ func pendingSends(ctx context.Context) error {
 		return errors.New("callback not called")
 	}
 	return c.Close(1000, "")
+}
+
+// stalled sends 4 MiB messages to a server that does not read, until
+// send fails; it fails if none does within 160 MiB.
+func stalled(send func([]byte) error) error {
+	// Random bytes: the browser's permessage-deflate would shrink zeros
+	// to nothing on the wire.
+	chunk := make([]byte, 4<<20)
+	rand.Read(chunk)
+	for range 40 {
+		if err := send(chunk); err != nil {
+			return err
+		}
+	}
+	return errors.New("160 MiB sent to a server that reads nothing, and no send waited")
+}
+
+func writeBackpressure(ctx context.Context) error {
+	c, err := dial(ctx, "/stall", nil, nil)
+	if err != nil {
+		return err
+	}
+	defer c.CloseNow()
+	short, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	err = stalled(func(b []byte) error { return c.Write(short, wsd.BinaryMessage, b) })
+	if !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("Write: %v", err)
+	}
+	if err := wait(ctx, c.Done(), "end of the connection"); err != nil {
+		return err
+	}
+	if err := c.SendText("late"); !errors.Is(err, wsd.ErrClosed) {
+		return fmt.Errorf("send after the failure: %v", err)
+	}
+	return nil
+}
+
+func writeTimeout(ctx context.Context) error {
+	c, err := dial(ctx, "/stall", &wsd.Options{WriteTimeout: time.Second}, nil)
+	if err != nil {
+		return err
+	}
+	defer c.CloseNow()
+	err = stalled(c.SendBinary)
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("SendBinary: %v", err)
+	}
+	return wait(ctx, c.Done(), "end of the connection")
 }
 
 func readWithHandler(ctx context.Context) error {

@@ -12,6 +12,7 @@
 //	/echo?id=ID                  echoes every message (subprotocol "chat" if offered)
 //	/close?code=C&reason=R       closes with C and R after the first message
 //	/send?n=N&size=S             sends N binary messages of S bytes on open
+//	/stall                       never reads: the client's sends back up
 //	/seen?id=ID                  the close code and reason the server saw
 //	                             for connection ID, as "CODE REASON", once
 //	                             it has closed (waits up to 10 s)
@@ -58,6 +59,7 @@ func main() {
 	mux.HandleFunc("/echo", s.echo)
 	mux.HandleFunc("/close", s.close)
 	mux.HandleFunc("/send", s.send)
+	mux.HandleFunc("/stall", s.stall)
 	mux.HandleFunc("/seen", s.seenHandler)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Printf("listening on http://%s\n", ln.Addr())
@@ -126,6 +128,12 @@ func (s *server) send(w http.ResponseWriter, r *http.Request) {
 			}()
 		})
 	})
+}
+
+// stall has no OnMessage handler and never calls Read, so wsd stops
+// reading the socket once its read queue is full.
+func (s *server) stall(w http.ResponseWriter, r *http.Request) {
+	s.upgrade(w, r, &wsd.Options{MaxLength: 64 << 20}, func(*wsd.Conn) {})
 }
 
 func (s *server) seenHandler(w http.ResponseWriter, r *http.Request) {
