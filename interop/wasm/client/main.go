@@ -49,6 +49,8 @@ func main() {
 		{"messages waiting for Read are bounded: 1008", readQueueBound},
 		{"Read whose context ends fails the connection", readCanceled},
 		{"a refused handshake fails Start", refused},
+		{"Start's context bounds the handshake", handshakeTimeout},
+		{"Close during the handshake cancels it", handshakeCanceled},
 	}
 	for _, ck := range checks {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -526,6 +528,47 @@ func refused(ctx context.Context) error {
 	}
 	if c.ReadyState() != wsd.Closed {
 		return fmt.Errorf("ReadyState: %v", c.ReadyState())
+	}
+	return wait(ctx, c.Done(), "Done")
+}
+
+func handshakeTimeout(ctx context.Context) error {
+	c, err := wsd.NewClient(base+"/slow", nil)
+	if err != nil {
+		return err
+	}
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if err := c.Start(short); !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("Start: %v", err)
+	}
+	if c.ReadyState() != wsd.Closed {
+		return fmt.Errorf("ReadyState: %v", c.ReadyState())
+	}
+	return nil
+}
+
+func handshakeCanceled(ctx context.Context) error {
+	c, err := wsd.NewClient(base+"/slow", nil)
+	if err != nil {
+		return err
+	}
+	started := make(chan error, 1)
+	go func() { started <- c.Start(ctx) }()
+	time.Sleep(300 * time.Millisecond)
+	if c.ReadyState() != wsd.Connecting {
+		return fmt.Errorf("ReadyState during the handshake: %v", c.ReadyState())
+	}
+	if err := c.Close(1000, ""); err != nil {
+		return err
+	}
+	select {
+	case err := <-started:
+		if !errors.Is(err, wsd.ErrClosed) {
+			return fmt.Errorf("Start: %v", err)
+		}
+	case <-ctx.Done():
+		return errors.New("Start did not return")
 	}
 	return wait(ctx, c.Done(), "Done")
 }

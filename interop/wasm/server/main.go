@@ -13,6 +13,7 @@
 //	/close?code=C&reason=R       closes with C and R after the first message
 //	/send?n=N&size=S             sends N binary messages of S bytes on open
 //	/stall                       never reads: the client's sends back up
+//	/slow                        echoes, after holding the handshake 3 s
 //	/seen?id=ID                  the close code and reason the server saw
 //	                             for connection ID, as "CODE REASON", once
 //	                             it has closed (waits up to 10 s)
@@ -60,6 +61,13 @@ func main() {
 	mux.HandleFunc("/close", s.close)
 	mux.HandleFunc("/send", s.send)
 	mux.HandleFunc("/stall", s.stall)
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(3 * time.Second):
+			s.echo(w, r)
+		case <-r.Context().Done():
+		}
+	})
 	mux.HandleFunc("/seen", s.seenHandler)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Printf("listening on http://%s\n", ln.Addr())
