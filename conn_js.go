@@ -356,7 +356,7 @@ func (c *Conn) Read(ctx context.Context) (MessageType, []byte, error) {
 func (c *Conn) ReadInto(ctx context.Context, buf []byte) (MessageType, []byte, error) {
 	m, err := c.nextMessage(ctx)
 	if err != nil {
-		return 0, buf[:0], err
+		return 0, nil, err
 	}
 	return m.Type, append(buf[:0], m.Data...), nil
 }
