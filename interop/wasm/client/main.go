@@ -28,14 +28,15 @@ var base string // ws://HOST of the page's server
 func main() {
 	host := js.Global().Get("location").Get("host").String()
 	base = "ws://" + host
+	// A name holds no ": ", which starts the reason of a failure.
 	checks := []struct {
 		name string
 		run  func(ctx context.Context) error
 	}{
 		{"options a browser cannot honour are refused", refusedOptions},
-		{"events: text and binary echoed, subprotocol", events},
-		{"blocking: Write and Read, text and binary", blocking},
-		{"blocking: Writer and Reader, ReadInto", streams},
+		{"text and binary through events, subprotocol agreed", events},
+		{"text and binary through Write and Read", blocking},
+		{"Writer, Reader and ReadInto", streams},
 		{"16 MiB binary both ways", large},
 		{"sends before the open wait, in order, bounded", pendingSends},
 		{"Write waits for the browser's buffer; its context ending fails the connection", writeBackpressure},
@@ -45,8 +46,8 @@ func main() {
 		{"close code and reason from the client, seen by both", closeFromClient},
 		{"close code and reason from the server, seen by Read and OnClose", closeFromServer},
 		{"a close code a browser cannot send is refused", badCloseCode},
-		{"message over MaxLength: 1009", tooBig},
-		{"messages waiting for Read are bounded: 1008", readQueueBound},
+		{"message over MaxLength fails with 1009", tooBig},
+		{"messages waiting for Read are bounded, then 1008", readQueueBound},
 		{"Read whose context ends fails the connection", readCanceled},
 		{"a refused handshake fails Start", refused},
 		{"Start's context bounds the handshake", handshakeTimeout},
