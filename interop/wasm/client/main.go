@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"os"
 	"strings"
@@ -42,6 +43,7 @@ func main() {
 		{"Write waits for the browser's buffer; its context ending fails the connection", writeBackpressure},
 		{"Send waits for the browser's buffer at most WriteTimeout", writeTimeout},
 		{"Read on a connection with OnMessage is an error", readWithHandler},
+		{"a handler that panics fails the connection with 1011", handlerPanic},
 		{"pings cannot be sent or seen", pings},
 		{"close code and reason from the client, seen by both", closeFromClient},
 		{"close code and reason from the server, seen by Read and OnClose", closeFromServer},
@@ -342,6 +344,32 @@ func readWithHandler(ctx context.Context) error {
 	defer c.CloseNow()
 	if _, _, err := c.Read(ctx); err == nil || !strings.Contains(err.Error(), "OnMessage") {
 		return fmt.Errorf("Read: %v", err)
+	}
+	return nil
+}
+
+func handlerPanic(ctx context.Context) error {
+	closed := make(chan int, 1)
+	c, err := dial(ctx, "/echo?id=panic", &wsd.Options{ErrorLog: log.New(io.Discard, "", 0)}, func(c *wsd.Conn) {
+		c.OnMessage(func(wsd.Message) { panic("on purpose") })
+		c.OnClose(func(code int, _ string) { closed <- code })
+	})
+	if err != nil {
+		return err
+	}
+	if err := c.SendText("boom"); err != nil {
+		return err
+	}
+	select {
+	case code := <-closed:
+		if code != wsd.CloseInternalError {
+			return fmt.Errorf("OnClose: %d", code)
+		}
+	case <-ctx.Done():
+		return errors.New("no close event")
+	}
+	if v, err := seen("panic"); err != nil || !strings.HasPrefix(v, "1005") {
+		return fmt.Errorf("server saw %q %v", v, err)
 	}
 	return nil
 }
