@@ -550,7 +550,9 @@ function matrix() {
     'python websockets and Chromium (Debian packages `python3-websockets` and',
     '`chromium`). `bash interop/setup.sh` installs them; `bash interop/run.sh',
     '-o docs/interop.md -s docs/chat.png` runs the suite and writes this file',
-    'and the chat demo\'s screenshot.',
+    'and the chat demo\'s screenshot. The last table is wsd\'s own client built',
+    'for the browser (GOOS=js GOARCH=wasm) and run in Chromium against a wsd',
+    'server (interop/wasm).',
     '',
   ];
   const versions = peerVersions();
