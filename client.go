@@ -54,21 +54,9 @@ func (c *Conn) dial(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.handshakeTimeout())
 	defer cancel()
 	u, _ := url.Parse(c.key)
-	addr := u.Host
-	if u.Port() == "" {
-		port := "80"
-		if u.Scheme == "wss" {
-			port = "443"
-		}
-		addr = net.JoinHostPort(u.Hostname(), port)
-	}
-	dial := c.opts.DialContext
-	if dial == nil {
-		dial = (&net.Dialer{}).DialContext
-	}
-	nc, err := dial(ctx, "tcp", addr)
+	nc, err := c.dialServer(ctx, u)
 	if err != nil {
-		return fmt.Errorf("wsd: dial %s: %w", addr, err)
+		return err
 	}
 	leftover, err := c.clientHandshake(ctx, nc, u)
 	if err != nil {
@@ -119,7 +107,7 @@ func (c *Conn) clientHandshake(ctx context.Context, nc net.Conn, u *url.URL) ([]
 		offer = &cfg
 		offerText = handshake.DeflateOffer(cfg).String()
 	}
-	req := handshake.AppendRequest(nil, u, key, c.opts.AcceptProtocols, offerText, c.opts.AdditionalHeaders)
+	req := handshake.AppendRequest(nil, u, key, c.opts.AcceptProtocols, offerText, c.requestHeaders(u))
 	if _, err := nc.Write(req); err != nil {
 		return nil, wrap(fmt.Errorf("wsd: send handshake: %w", err))
 	}
@@ -136,8 +124,14 @@ func (c *Conn) clientHandshake(ctx context.Context, nc net.Conn, u *url.URL) ([]
 		return nil, wrap(fmt.Errorf("wsd: read handshake response: %w", err))
 	}
 	c.respHeader = resp.Header
+	if c.opts.Jar != nil {
+		c.opts.Jar.SetCookies(httpURL(u), resp.Cookies())
+	}
 	protocol, err := handshake.CheckResponse(resp, key, c.opts.AcceptProtocols)
 	if err != nil {
+		if resp.StatusCode/100 == 3 {
+			return nil, redirectError(resp)
+		}
 		var re *handshake.ResponseError
 		if errors.As(err, &re) {
 			return nil, &HandshakeError{Status: re.StatusCode, Reason: re.Error()}

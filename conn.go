@@ -641,6 +641,9 @@ func (c *Conn) dropped(err error) {
 	var perr *ProtocolError
 	if errors.As(cause, &perr) {
 		// Found by a reader, as it inflated a message.
+		if s := c.sx.Load(); s != nil {
+			s.fail(perr)
+		}
 		if f := c.h.Load().err; f != nil {
 			f(perr)
 		}
@@ -700,6 +703,9 @@ func (c *Conn) dispatch(ev proto.Event) bool {
 		c.state.CompareAndSwap(int32(Open), int32(Closing))
 		c.writeClose(ev.Err.Code, ev.Err.Reason)
 		perr := &ProtocolError{Code: ev.Err.Code, Reason: ev.Err.Reason}
+		if h.message == nil {
+			c.streamsOf().fail(perr) // readers learn what the peer did
+		}
 		if h.err != nil {
 			h.err(perr)
 		}
@@ -751,8 +757,8 @@ func (c *Conn) finish(code int, reason string) {
 		c.x.pings = nil
 	}
 	c.mu.Unlock()
-	if s := c.sx.Load(); s != nil {
-		s.finish(c, code, reason)
+	if s := c.sx.Load(); s != nil || c.h.Load().message == nil {
+		c.streamsOf().finish(c, code, reason) // for readers, now or later
 	}
 	c.nc.Close()
 	c.state.Store(int32(Closed))

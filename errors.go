@@ -18,9 +18,12 @@ func (e *ProtocolError) Error() string {
 }
 
 // Is lets errors.Is match a failure by its kind: ErrMessageTooBig for
-// 1009, ErrInvalidUTF8 for 1007.
+// 1009, ErrInvalidUTF8 for 1007; and ErrClosed, as the connection is
+// failed.
 func (e *ProtocolError) Is(target error) bool {
 	switch target {
+	case ErrClosed:
+		return true
 	case ErrMessageTooBig:
 		return e.Code == CloseTooBig
 	case ErrInvalidUTF8:
@@ -49,11 +52,15 @@ func (e *CloseError) Error() string {
 func (e *CloseError) Is(target error) bool { return target == ErrClosed }
 
 // CloseStatus returns the close code of err, if it is or wraps a
-// *CloseError, and -1 otherwise.
+// *CloseError or a *ProtocolError, and -1 otherwise.
 func CloseStatus(err error) int {
 	var ce *CloseError
 	if errors.As(err, &ce) {
 		return ce.Code
+	}
+	var pe *ProtocolError
+	if errors.As(err, &pe) {
+		return pe.Code
 	}
 	return -1
 }

@@ -4,11 +4,15 @@ package wsd_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"strings"
+	"time"
 
 	"github.com/wsd-go/wsd"
 )
@@ -114,4 +118,56 @@ func ExampleCompressionOptions() {
 	// Output:
 	// permessage-deflate; server_no_context_takeover; client_no_context_takeover
 	// 13000 bytes back
+}
+
+// Proxies: by default a client takes its proxy from the environment
+// (HTTP_PROXY, HTTPS_PROXY, NO_PROXY); Options.Proxy picks another, here a
+// SOCKS5 proxy with a username and password. A Proxy returning nil, nil
+// turns proxies off.
+func ExampleOptions_proxy() {
+	proxy := &url.URL{Scheme: "socks5", User: url.UserPassword("joe", "s3cret"), Host: "127.0.0.1:1080"}
+	client, err := wsd.NewClient("wss://example.com/feed", &wsd.Options{
+		Proxy: http.ProxyURL(proxy), // or func(*http.Request) (*url.URL, error) { return nil, nil }
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := client.Start(ctx); err != nil {
+		var pe *wsd.ProxyError
+		if errors.As(err, &pe) {
+			log.Fatalf("proxy %s refused: %s", pe.Proxy, pe.Reason)
+		}
+		log.Fatal(err)
+	}
+}
+
+// Cookies: the jar's cookies for the URL go with the handshake, and those
+// the server sets in its answer are stored in the jar.
+func ExampleOptions_jar() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Printf("server got Cookie %q\n", r.Header.Get("Cookie"))
+		ws, err := wsd.NewServer(w, r, &wsd.Options{
+			AdditionalHeaders: http.Header{"Set-Cookie": {"session=42; Path=/"}},
+		})
+		if err != nil {
+			return
+		}
+		ws.Start(r.Context())
+	}))
+	defer srv.Close()
+
+	jar, _ := cookiejar.New(nil)
+	for range 2 {
+		client, _ := wsd.NewClient("ws"+strings.TrimPrefix(srv.URL, "http"), &wsd.Options{Jar: jar})
+		if err := client.Start(context.Background()); err != nil {
+			log.Fatal(err)
+		}
+		client.Close(1000, "")
+		<-client.Done()
+	}
+	// Output:
+	// server got Cookie ""
+	// server got Cookie "session=42"
 }

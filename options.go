@@ -6,6 +6,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -102,8 +103,30 @@ type Options struct {
 	// configuration; ServerName is taken from the URL when empty.
 	TLSConfig *tls.Config
 
-	// DialContext, if set, opens the client's TCP connection.
+	// DialContext, if set, opens the client's TCP connection: to the
+	// proxy when there is one, else to the server.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// Proxy picks the proxy for a client's handshake, given a GET request
+	// for the server's URL with the scheme http for ws and https for wss.
+	// It returns an http:// or https:// URL for a proxy that tunnels with
+	// CONNECT, or a socks5:// (or socks5h://) URL for a SOCKS5 proxy; user
+	// info in the URL authenticates to the proxy (Proxy-Authorization:
+	// Basic, or SOCKS5 username and password). A nil URL and nil error
+	// mean no proxy: a Proxy that always returns nil, nil turns proxies
+	// off. Nil means http.ProxyFromEnvironment (HTTPS_PROXY, HTTP_PROXY,
+	// NO_PROXY, read once per process), which never proxies localhost or
+	// loopback addresses. A
+	// proxy that refuses the tunnel fails Start with a *ProxyError. An
+	// https:// proxy is reached with TLS configured by TLSConfig, its
+	// ServerName set to the proxy's host.
+	Proxy func(*http.Request) (*url.URL, error)
+
+	// Jar, if set, holds a client's cookies: those it has for the
+	// server's URL (with the scheme http for ws, https for wss) are sent
+	// with the handshake, besides any Cookie in AdditionalHeaders, and
+	// those the server sets in its handshake response are stored in it.
+	Jar http.CookieJar
 
 	// Compression configures permessage-deflate (RFC 7692). By default a
 	// server accepts clients' offers and a client makes none; see

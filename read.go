@@ -142,6 +142,15 @@ func (s *streams) cut(c *Conn) {
 	signal(s.room)
 }
 
+// fail records a protocol failure as the end readers see.
+func (s *streams) fail(perr *ProtocolError) {
+	s.mu.Lock()
+	if s.end == nil {
+		s.end = perr
+	}
+	s.mu.Unlock()
+}
+
 // finish records the connection's end for readers.
 func (s *streams) finish(c *Conn, code int, reason string) {
 	s.mu.Lock()
@@ -163,7 +172,9 @@ func (s *streams) take(ctx context.Context, c *Conn, p []byte) (n int, fin bool,
 		s.mu.Lock()
 		if s.sh < len(s.segs) {
 			g := &s.segs[s.sh]
-			n = copy(p, (*s.buf)[s.off:s.off+g.n])
+			if g.n > 0 {
+				n = copy(p, (*s.buf)[s.off:s.off+g.n])
+			}
 			s.off += n
 			g.n -= n
 			if g.n == 0 {
@@ -192,8 +203,11 @@ func (s *streams) take(ctx context.Context, c *Conn, p []byte) (n int, fin bool,
 // empty, the transport reads again when the queue has room, and another
 // reader is woken if pieces remain. s.mu is held.
 func (s *streams) drained(c *Conn) {
-	queued := len(*s.buf) - s.off
-	if queued == 0 {
+	queued := 0
+	if s.buf != nil {
+		queued = len(*s.buf) - s.off
+	}
+	if queued == 0 && s.buf != nil {
 		if cap(*s.buf) <= maxPooledBuffer {
 			*s.buf = (*s.buf)[:0]
 			queueBufs.Put(s.buf)
@@ -293,6 +307,9 @@ func (c *Conn) ReadInto(ctx context.Context, buf []byte) (MessageType, []byte, e
 	buf = buf[:0]
 	mr := r.(*messageReader)
 	for {
+		if !mr.zipped && !mr.active {
+			return t, buf, nil // all taken: no need to grow buf to learn it
+		}
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
 		}

@@ -16,6 +16,16 @@ import (
 	"github.com/wsd-go/wsd/internal/transport"
 )
 
+// IsWebSocket reports whether r is a WebSocket opening handshake that
+// NewServer would accept as to its method, Upgrade, Connection, version
+// and key (the Origin check and the options aside), so that one handler
+// can serve a page and a WebSocket on the same path. It writes nothing.
+// (The name says what a handler asks: is this request a WebSocket?)
+func IsWebSocket(r *http.Request) bool {
+	_, err := handshake.CheckRequest(r)
+	return err == nil
+}
+
 // NewServer validates the WebSocket handshake of r and returns an unstarted
 // server connection. Set its handlers, then call Start to answer the
 // handshake and take over the TCP connection.

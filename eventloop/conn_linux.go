@@ -669,6 +669,10 @@ func (c *conn) SetWriteDeadline(t time.Time) error {
 	} else {
 		c.wdl.Store(t.UnixNano())
 	}
+	// A write waiting for room looks at the new deadline.
+	c.mu.Lock()
+	c.wakeWriters()
+	c.mu.Unlock()
 	return nil
 }
 
