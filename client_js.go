@@ -17,9 +17,11 @@ import (
 //
 // In a browser the browser's WebSocket makes the connection: the options
 // it decides itself are refused with an error rather than ignored
-// (AdditionalHeaders, TLSConfig, DialContext, Group, PingInterval,
-// PongTimeout, IdleTimeout, and Compression other than its zero value or
-// Mode CompressionEnabled: browsers offer permessage-deflate themselves).
+// (AdditionalHeaders, TLSConfig, DialContext, Proxy, Jar, Group,
+// PingInterval, PongTimeout, IdleTimeout, and Compression other than its
+// zero value or Mode CompressionEnabled: browsers offer permessage-deflate
+// themselves). The browser uses its own proxy settings and its own
+// cookies for the server.
 func NewClient(rawURL string, opts *Options) (*Conn, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -71,6 +73,8 @@ func checkBrowserOptions(o *Options) error {
 	add(o.AdditionalHeaders != nil, "AdditionalHeaders")
 	add(o.TLSConfig != nil, "TLSConfig")
 	add(o.DialContext != nil, "DialContext")
+	add(o.Proxy != nil, "Proxy")
+	add(o.Jar != nil, "Jar")
 	add(o.Group != nil, "Group")
 	add(o.PingInterval != 0, "PingInterval")
 	add(o.PongTimeout != 0, "PongTimeout")

@@ -16,6 +16,7 @@ import (
 	"io"
 	"log"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"strings"
 	"syscall/js"
@@ -107,9 +108,11 @@ func wait(ctx context.Context, ch <-chan struct{}, what string) error {
 }
 
 func refusedOptions(ctx context.Context) error {
+	jar, _ := cookiejar.New(nil)
 	for name, o := range map[string]*wsd.Options{
 		"AdditionalHeaders": {AdditionalHeaders: http.Header{"X-A": {"1"}}},
 		"PingInterval":      {PingInterval: time.Second},
+		"Jar":               {Jar: jar},
 		"Compression":       {Compression: wsd.CompressionOptions{Mode: wsd.CompressionDisabled}},
 	} {
 		_, err := wsd.NewClient(base+"/echo", o)
