@@ -845,6 +845,9 @@ func (c *Conn) sendLocked(ctx context.Context, t MessageType, p []byte, s string
 	if t == TextMessage && p != nil && !utf8.Valid(p) {
 		return ErrInvalidUTF8
 	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("wsd: write: %w", err) // nothing sent: the connection goes on
+	}
 	c.mu.Lock()
 	// The browser ignores a send on a closing socket; say so instead.
 	if c.ended || c.ReadyState() != Open || c.ws.Get("readyState").Int() != 1 {

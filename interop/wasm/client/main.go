@@ -190,6 +190,11 @@ func blocking(ctx context.Context) error {
 	if err := c.Write(ctx, wsd.BinaryMessage, []byte{1, 2, 3}); err != nil {
 		return err
 	}
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := c.Write(done, wsd.TextMessage, []byte("never")); !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("Write with a done context: %v", err)
+	}
 	t, b, err := c.Read(ctx)
 	if err != nil || t != wsd.TextMessage || string(b) != "one" {
 		return fmt.Errorf("Read: %v %q %v", t, b, err)
