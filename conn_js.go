@@ -368,8 +368,19 @@ func (c *Conn) Reader(ctx context.Context) (MessageType, io.Reader, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return m.Type, bytes.NewReader(m.Data), nil
+	r := &messageReader{ctx: ctx}
+	r.b.Reset(m.Data)
+	return m.Type, r, nil
 }
+
+// messageReader reads a message that is whole in memory. It has the ctx
+// of the native build's reader, which NetConn sets, for nothing waits.
+type messageReader struct {
+	ctx context.Context
+	b   bytes.Reader
+}
+
+func (r *messageReader) Read(p []byte) (int, error) { return r.b.Read(p) }
 
 var errReadWithHandler = errors.New("wsd: Read on a connection with an OnMessage handler: its messages go to the handler")
 

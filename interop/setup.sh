@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Installs the interop suite's peers on a fresh machine: Debian's chromium
-# and python3-websockets (only when missing), and the Node packages pinned
-# in package-lock.json.
+# Installs the interop suite's peers on a fresh machine: Debian's chromium,
+# python3-websockets and tmux (the terminal the CLI's interactive tests
+# type into), only when missing, and the Node packages pinned in
+# package-lock.json.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 missing=()
-for pkg in chromium python3-websockets; do
+for pkg in chromium python3-websockets tmux; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then

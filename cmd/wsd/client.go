@@ -5,135 +5,427 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"iter"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wsd-go/wsd"
+	"github.com/wsd-go/wsd/internal/proto"
 )
 
-type headerFlag http.Header
+// clientFlags are the flags of wsd client.
+type clientFlags struct {
+	sends      listFlag
+	stdinWhole bool
+	count      int
+	until      string
+	timeout    time.Duration
+	binary     bool
+	output     string
+	pretty     bool
+	verbose    bool
+	ping       time.Duration
+	closeCode  int
+	proxy      string
+	echo       bool
+	protocol   string
+	deflate    bool
+	header     headerFlag
+	tls        tlsFlags
+}
 
-func (h headerFlag) String() string { return "" }
+func (f *clientFlags) register(fs *flag.FlagSet) {
+	fs.Var(&f.sends, "send", "message to send (repeatable, in order): text, @FILE for a file's contents, - for stdin's lines")
+	fs.BoolVar(&f.stdinWhole, "stdin-whole", false, "stdin is one message, not one message a line")
+	fs.IntVar(&f.count, "count", 0, "close and exit after receiving this many messages")
+	fs.StringVar(&f.until, "until", "", "close and exit after receiving a message that matches this regular expression")
+	fs.DurationVar(&f.timeout, "timeout", 0, "time limit for the whole run, connecting included (0: none)")
+	fs.BoolVar(&f.binary, "binary", false, "send binary messages instead of text")
+	fs.StringVar(&f.output, "output", "text", "format of what is printed: text, ndjson or raw")
+	fs.BoolVar(&f.pretty, "pretty", false, "indent JSON text messages (text output)")
+	fs.BoolVar(&f.verbose, "v", false, "print the handshake headers, control frames and ping round trips on stderr")
+	fs.DurationVar(&f.ping, "ping", 0, "send a ping at this interval (round trips are printed with -v)")
+	fs.IntVar(&f.closeCode, "close-code", 1000, "close code to send when closing")
+	fs.StringVar(&f.proxy, "proxy", "", "proxy URL: http:// or https:// (CONNECT), socks5:// (default: HTTPS_PROXY, HTTP_PROXY and NO_PROXY)")
+	fs.BoolVar(&f.echo, "echo", false, "send every received message back, with its type, instead of reading stdin")
+	fs.StringVar(&f.protocol, "protocol", "", "subprotocol to offer (comma-separated for several)")
+	fs.BoolVar(&f.deflate, "deflate", false, "offer permessage-deflate, and compress every message sent when agreed")
+	f.header = headerFlag{}
+	fs.Var(f.header, "H", "extra handshake header 'Name: value' (repeatable)")
+	f.tls.register(fs, false)
+}
 
-func (h headerFlag) Set(s string) error {
-	name, value, ok := strings.Cut(s, ":")
-	if !ok || strings.TrimSpace(name) == "" {
-		return fmt.Errorf("header %q is not of the form 'Name: value'", s)
-	}
-	http.Header(h).Add(strings.TrimSpace(name), strings.TrimSpace(value))
-	return nil
+// outgoing is one message to send, or stdin's messages when stdin is set.
+type outgoing struct {
+	data  []byte
+	stdin bool
 }
 
 func clientCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("wsd client", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	echo := fs.Bool("echo", false, "send every received message back, with its type")
-	protocol := fs.String("protocol", "", "subprotocol to offer (comma-separated for several)")
-	timeout := fs.Duration("timeout", 10*time.Second, "time limit for connecting")
-	deflate := fs.Bool("deflate", false, "offer permessage-deflate, and compress every message sent when the server agrees")
-	header := headerFlag{}
-	fs.Var(header, "H", "extra handshake header 'Name: value' (repeatable)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	var f clientFlags
+	f.register(fs)
+	rest, code := parseCommand(fs, args, clientHelp, stdout, stderr)
+	if code >= 0 {
+		return code
 	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "wsd client: want exactly one URL")
-		return 2
+	usageErr := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "wsd client: "+format+"\n", a...)
+		return exitUsage
 	}
-	opts := &wsd.Options{AdditionalHeaders: http.Header(header)}
-	if *deflate {
+	if len(rest) != 1 {
+		return usageErr("want exactly one URL, got %d arguments (wsd help client)", len(rest))
+	}
+	rawURL := rest[0]
+	if !validFormat(f.output) {
+		return usageErr("-output %q: want text, ndjson or raw", f.output)
+	}
+	if f.count < 0 || f.timeout < 0 || f.ping < 0 {
+		return usageErr("-count, -timeout and -ping cannot be negative")
+	}
+	if !proto.ValidCloseCode(f.closeCode) {
+		return usageErr("-close-code %d: want 1000-1003, 1007-1011 or 3000-4999", f.closeCode)
+	}
+	var until *regexp.Regexp
+	var err error
+	if f.until != "" {
+		if until, err = regexp.Compile(f.until); err != nil {
+			return usageErr("-until: %v", err)
+		}
+	}
+	if f.echo && len(f.sends) > 0 {
+		return usageErr("-echo and -send do not go together")
+	}
+	var out []outgoing
+	for _, s := range f.sends {
+		switch {
+		case s == "-":
+			out = append(out, outgoing{stdin: true})
+		case strings.HasPrefix(s, "@@"):
+			out = append(out, outgoing{data: []byte(s[1:])})
+		case strings.HasPrefix(s, "@"):
+			b, err := os.ReadFile(s[1:])
+			if err != nil {
+				return usageErr("-send: %v", err)
+			}
+			out = append(out, outgoing{data: b})
+		default:
+			out = append(out, outgoing{data: []byte(s)})
+		}
+		if m := out[len(out)-1]; !f.binary && !m.stdin && !utf8.Valid(m.data) {
+			return usageErr("-send %q is not valid UTF-8: send it with -binary", s)
+		}
+	}
+	interactive := len(f.sends) == 0 && !f.echo && isTerminal(stdin)
+	if len(f.sends) == 0 && !f.echo {
+		out = []outgoing{{stdin: true}}
+	}
+
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return usageErr("bad URL: %v", err)
+	}
+	opts := &wsd.Options{AdditionalHeaders: http.Header(f.header), CloseTimeout: 3 * time.Second}
+	if f.deflate {
 		opts.Compression = wsd.CompressionOptions{Mode: wsd.CompressionEnabled, Threshold: -1}
 	}
-	if *protocol != "" {
-		opts.AcceptProtocols = strings.Split(*protocol, ",")
+	if f.protocol != "" {
+		opts.AcceptProtocols = strings.Split(f.protocol, ",")
 	}
-	c, err := wsd.NewClient(fs.Arg(0), opts)
+	if opts.TLSConfig, err = f.tls.clientConfig(); err != nil {
+		return usageErr("%v", err)
+	}
+	if f.proxy != "" {
+		p, err := url.Parse(f.proxy)
+		if err != nil || p.Host == "" || !slices.Contains([]string{"http", "https", "socks5", "socks5h"}, p.Scheme) {
+			return usageErr("-proxy %q: want http://, https://, socks5:// or socks5h:// and a host", f.proxy)
+		}
+		opts.Proxy = http.ProxyURL(p)
+	}
+	// Whether a TCP connection was made (to the proxy, if any) tells a
+	// failure to connect from a later one.
+	var dialed atomic.Bool
+	var dialer net.Dialer
+	opts.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := dialer.DialContext(ctx, network, addr)
+		dialed.Store(err == nil)
+		return nc, err
+	}
+	c, err := wsd.NewClient(rawURL, opts)
 	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 2
+		return usageErr("%v", err)
 	}
 
-	var out sync.Mutex // one printer at a time: messages and stdin errors
-	printf := func(w io.Writer, format string, args ...any) {
-		out.Lock()
-		fmt.Fprintf(w, format, args...)
-		out.Unlock()
+	pr := &printer{w: stdout, format: f.output, pretty: f.pretty}
+	if interactive {
+		pr.prefix = "< "
 	}
+	logf := func(format string, a ...any) { pr.log(stderr, format, a...) }
+	goal := f.count > 0 || until != nil
+	var met, weClosed atomic.Bool
+	closeNow := func() {
+		if weClosed.CompareAndSwap(false, true) {
+			pr.control("out", "close", nil, f.closeCode, "")
+			c.Close(f.closeCode, "")
+		}
+	}
+	received := 0
+	c.OnMessage(func(m wsd.Message) {
+		if met.Load() {
+			return // -count or -until is met: the rest is not asked for
+		}
+		pr.message("in", m.Type == wsd.TextMessage, m.Data)
+		if f.echo {
+			pr.message("out", m.Type == wsd.TextMessage, m.Data)
+			c.Send(m.Data, wsd.SendOptions{Type: m.Type})
+		}
+		received++
+		if (f.count > 0 && received >= f.count) || (until != nil && until.Match(m.Data)) {
+			met.Store(true)
+			closeNow()
+		}
+	})
+	c.OnPing(func(p []byte) {
+		pr.control("in", "ping", p, 0, "")
+		pr.control("out", "pong", p, 0, "")
+		if f.verbose {
+			logf("ping received (%d bytes), pong sent", len(p))
+		}
+	})
+	c.OnPong(func(p []byte) { pr.control("in", "pong", p, 0, "") })
+	var protoErr error
+	c.OnError(func(err error) { protoErr = err })
 	var closeCode int
 	var closeReason string
-	var protoErr error
-	if *echo {
-		c.OnMessage(func(m wsd.Message) { c.Send(m.Data, wsd.SendOptions{Type: m.Type}) })
-	} else {
-		c.OnMessage(func(m wsd.Message) {
-			if m.Type == wsd.TextMessage {
-				printf(stdout, "< %s\n", m.Data)
-			} else {
-				printf(stdout, "< binary %d bytes: %s\n", len(m.Data), hex.EncodeToString(m.Data[:min(len(m.Data), 64)]))
-			}
-		})
-	}
-	c.OnError(func(err error) { protoErr = err })
-	c.OnClose(func(code int, reason string) { closeCode, closeReason = code, reason })
+	c.OnClose(func(code int, reason string) {
+		closeCode, closeReason = code, reason
+		pr.control("in", "close", nil, code, reason)
+	})
 
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
-	err = c.Start(ctx)
-	cancel()
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
+	ctx := context.Background()
+	if f.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, f.timeout)
+		defer cancel()
 	}
-	if p, e := c.Protocol(), c.Extensions(); p != "" || e != "" {
-		msg := "connected"
-		if p != "" {
-			msg += fmt.Sprintf(", protocol %q", p)
+	if err := c.Start(ctx); err != nil {
+		code := connectExit(err, dialed.Load(), ctx.Err() != nil)
+		if code == exitTimeout {
+			err = fmt.Errorf("timed out after %v while connecting: %w", f.timeout, err)
 		}
-		if e != "" {
-			msg += fmt.Sprintf(", extensions %q", e)
-		}
-		printf(stderr, "%s\n", msg)
-	} else if !*echo {
-		printf(stderr, "connected\n")
+		fmt.Fprintf(stderr, "wsd client: %v\n", err)
+		return code
 	}
-
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sig)
-	if !*echo {
+	// Raw mode only once Ctrl-C is caught, so that the terminal is always
+	// restored. Without raw mode (on some systems), the terminal's own
+	// line editing serves.
+	var editor *lineEditor
+	if interactive {
+		if editor, err = newLineEditor(stdin.(*os.File), stderr, &pr.mu); err == nil {
+			defer editor.restore()
+			pr.attach(editor)
+			defer pr.detach()
+		}
+	}
+	if f.verbose {
+		logHandshake(pr, stderr, u, c)
+	}
+	// What was agreed goes to stderr even in scripts, as it can differ
+	// from what was asked.
+	if a := agreed(c); interactive || f.verbose || a != "" {
+		logf("connected%s", a)
+	}
+	send := func(data []byte) error {
+		typ := wsd.TextMessage
+		if f.binary {
+			typ = wsd.BinaryMessage
+		} else if !utf8.Valid(data) {
+			return errors.New("a message is not valid UTF-8: send it with -binary")
+		}
+		// Logged first, so that an echo never comes before its message.
+		pr.message("out", typ == wsd.TextMessage, data)
+		return c.Send(data, wsd.SendOptions{Type: typ})
+	}
+	sendErr := make(chan error, 1)
+	if !f.echo {
 		go func() {
-			sc := bufio.NewScanner(stdin)
-			sc.Buffer(make([]byte, 64<<10), 16<<20)
-			for sc.Scan() {
-				if err := c.SendText(sc.Text()); err != nil {
-					return
+			for _, m := range out {
+				if !m.stdin {
+					if err := send(m.data); err != nil {
+						sendErr <- err
+						return
+					}
+					continue
+				}
+				var lines iter.Seq[[]byte]
+				switch {
+				case f.stdinWhole:
+					lines = wholeReader(stdin)
+				case editor != nil:
+					lines = editor.lines()
+				default:
+					lines = lineReader(stdin)
+				}
+				for line := range lines {
+					if err := send(line); err != nil {
+						sendErr <- err
+						return
+					}
 				}
 			}
-			c.Close(1000, "")
+			if !goal {
+				closeNow()
+			}
 		}()
 	}
+	if f.ping > 0 {
+		go pinger(c, f.ping, pr, f.verbose, logf)
+	}
+
 	select {
 	case <-c.Done():
 	case <-sig:
-		c.Close(1000, "")
+		closeNow()
 		<-c.Done()
+	case err := <-sendErr:
+		if errors.Is(err, wsd.ErrClosed) {
+			<-c.Done()
+			break
+		}
+		logf("wsd client: %v", err)
+		closeNow()
+		<-c.Done()
+		return exitError
+	case <-ctx.Done():
+		logf("wsd client: timed out after %v", f.timeout)
+		closeNow()
+		select {
+		case <-c.Done():
+		case <-time.After(time.Second):
+		}
+		return exitTimeout
 	}
+	pr.detach()
 	// Done is closed after the close handler ran, so its results are visible.
-	if protoErr != nil {
-		fmt.Fprintln(stderr, protoErr)
-		return 1
+	switch {
+	case protoErr != nil:
+		logf("wsd client: %v", protoErr)
+		return exitClosed
+	case met.Load():
+		return exitOK
 	}
-	printf(stderr, "closed: %d %s\n", closeCode, closeReason)
-	if closeCode != 1000 && closeCode != 1001 {
-		return 1
+	if f.output != "ndjson" {
+		logf("closed: %s", strings.TrimSpace(fmt.Sprintf("%d %s", closeCode, closeReason)))
 	}
-	return 0
+	normal := closeCode == 1000 || closeCode == 1001 || (weClosed.Load() && closeCode == f.closeCode)
+	switch {
+	case !normal:
+		return exitClosed
+	case goal:
+		logf("wsd client: closed before -count or -until was met (%d messages received)", received)
+		return exitUnmet
+	}
+	return exitOK
+}
+
+// agreed describes the subprotocol and extensions agreed, if any.
+func agreed(c *wsd.Conn) string {
+	s := ""
+	if p := c.Protocol(); p != "" {
+		s += fmt.Sprintf(", protocol %q", p)
+	}
+	if e := c.Extensions(); e != "" {
+		s += fmt.Sprintf(", extensions %q", e)
+	}
+	return s
+}
+
+// logHandshake prints the handshake's headers as curl -v does.
+func logHandshake(pr *printer, w io.Writer, u *url.URL, c *wsd.Conn) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "> GET %s HTTP/1.1\n> Host: %s\n", u.RequestURI(), u.Host)
+	writeHeader(&b, "> ", c.RequestHeader())
+	b.WriteString(">\n< HTTP/1.1 101 Switching Protocols\n")
+	writeHeader(&b, "< ", c.ResponseHeader())
+	b.WriteString("<")
+	pr.log(w, "%s", b.String())
+}
+
+func writeHeader(b *strings.Builder, prefix string, h http.Header) {
+	for _, k := range slices.Sorted(func(yield func(string) bool) {
+		for k := range h {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		for _, v := range h[k] {
+			fmt.Fprintf(b, "%s%s: %s\n", prefix, k, v)
+		}
+	}
+}
+
+// pinger sends a ping every interval until the connection closes; each
+// payload is a sequence number, so that each pong is matched to its ping.
+func pinger(c *wsd.Conn, every time.Duration, pr *printer, verbose bool, logf func(string, ...any)) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for n := 1; ; n++ {
+		select {
+		case <-c.Done():
+			return
+		case <-t.C:
+		}
+		payload := []byte(strconv.Itoa(n))
+		sent := time.Now()
+		err := c.SendPing(payload, func() {
+			if verbose {
+				logf("pong %s: round trip %v", payload, time.Since(sent).Round(time.Microsecond))
+			}
+		})
+		if err != nil {
+			return
+		}
+		pr.control("out", "ping", payload, 0, "")
+	}
+}
+
+// lineReader yields stdin's lines, without their line ends.
+func lineReader(r io.Reader) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 64<<10), wsd.DefaultMaxLength)
+		for sc.Scan() {
+			if !yield(sc.Bytes()) {
+				return
+			}
+		}
+	}
+}
+
+// wholeReader yields all of stdin as one message.
+func wholeReader(r io.Reader) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		if b, err := io.ReadAll(r); err == nil {
+			yield(b)
+		}
+	}
 }

@@ -3,19 +3,14 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"expvar"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/wsd-go/wsd"
@@ -24,7 +19,6 @@ import (
 
 func echoCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("wsd echo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:9001", "address to listen on")
 	protocols := fs.String("protocols", "", "comma-separated subprotocols to accept")
 	hsTimeout := fs.Duration("handshake-timeout", 10*time.Second, "time limit for a client to send its handshake request")
@@ -32,8 +26,13 @@ func echoCmd(args []string, stdout, stderr io.Writer) int {
 	origins := fs.String("origin", "", "comma-separated host[:port] patterns of other origins whose pages may connect (* for any)")
 	deflate := fs.Bool("deflate", true, "accept permessage-deflate offers and compress every echo (-deflate=false declines them)")
 	engine := fs.String("engine", "goroutine", "transport: goroutine (net/http, a goroutine per connection) or epoll (event loops)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	rest, code := parseCommand(fs, args, echoHelp, stdout, stderr)
+	if code >= 0 {
+		return code
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(stderr, "wsd echo: unexpected argument %q\n", rest[0])
+		return exitUsage
 	}
 	if *engine != "goroutine" && *engine != "epoll" {
 		fmt.Fprintf(stderr, "wsd echo: unknown engine %q: want goroutine or epoll\n", *engine)
@@ -55,40 +54,11 @@ func echoCmd(args []string, stdout, stderr io.Writer) int {
 		handler = withDebug(handler)
 	}
 	// Slow or oversized handshakes are cut off before they hold much.
-	var srv echoTransport = &http.Server{Handler: handler, ReadHeaderTimeout: *hsTimeout, MaxHeaderBytes: 16 << 10}
+	var srv transport = &http.Server{Handler: handler, ReadHeaderTimeout: *hsTimeout, MaxHeaderBytes: 16 << 10}
 	if *engine == "epoll" {
 		srv = &eventloop.Server{Handler: handler, ReadHeaderTimeout: *hsTimeout, MaxHeaderBytes: 16 << 10}
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sig)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	fmt.Fprintf(stdout, "listening on ws://%s\n", ln.Addr())
-	select {
-	case <-sig:
-	case err := <-served:
-		fmt.Fprintf(stderr, "wsd echo: %v\n", err)
-		return 1
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	srv.Shutdown(ctx)
-	opts.Group.Shutdown(ctx)
-	srv.Close()
-	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		fmt.Fprintf(stderr, "wsd echo: %v\n", err)
-		return 1
-	}
-	return 0
-}
-
-// echoTransport is what the echo command needs of http.Server and
-// eventloop.Server.
-type echoTransport interface {
-	Serve(net.Listener) error
-	Shutdown(context.Context) error
-	Close() error
+	return serveUntilSignal("wsd echo", srv, ln, opts.Group, "ws", stdout, stderr)
 }
 
 func echoOptions(protocols string, deflate bool) *wsd.Options {

@@ -22,15 +22,59 @@ import (
 	"github.com/wsd-go/wsd"
 )
 
-// buildWsd builds the command once per test binary run.
-func buildWsd(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "wsd")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+// wsdBin is the command, built once for all the tests.
+var wsdBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "wsd-test")
 	if err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
-	return bin
+	wsdBin = filepath.Join(dir, "wsd")
+	if out, err := exec.Command("go", "build", "-o", wsdBin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func buildWsd(t *testing.T) string { return wsdBin }
+
+// result is how a run of wsd ended.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// runWsd runs wsd with args and stdin, and fails the test if it takes
+// more than 15 seconds.
+func runWsd(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	return runCmd(t, exec.Command(wsdBin, args...), stdin)
+}
+
+func runCmd(t *testing.T, cmd *exec.Cmd, stdin string) result {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdin = strings.NewReader(stdin)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("wsd %q did not finish; stderr %q", cmd.Args[1:], stderr.String())
+	}
+	return result{stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()}
 }
 
 func TestEchoServerCommand(t *testing.T) {
@@ -114,8 +158,13 @@ func testEchoServer(t *testing.T, bin, engine string) {
 
 // server starts a wsd server whose connections run f.
 func server(t *testing.T, f func(ws *wsd.Conn)) string {
+	return serverOpts(t, nil, f)
+}
+
+// serverOpts starts a wsd server with options whose connections run f.
+func serverOpts(t *testing.T, opts *wsd.Options, f func(ws *wsd.Conn)) string {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := wsd.NewServer(w, r, nil)
+		ws, err := wsd.NewServer(w, r, opts)
 		if err != nil {
 			return
 		}
@@ -164,7 +213,7 @@ func TestClientEchoCommand(t *testing.T) {
 	}
 }
 
-func TestClientInteractive(t *testing.T) {
+func TestClientPipe(t *testing.T) {
 	bin := buildWsd(t)
 	got := make(chan string, 2)
 	url := server(t, func(ws *wsd.Conn) {
@@ -183,7 +232,7 @@ func TestClientInteractive(t *testing.T) {
 			t.Errorf("server got %q, want %q", s, want)
 		}
 	}
-	if !strings.Contains(stdout.String(), "< welcome\n") {
+	if !strings.Contains(stdout.String(), "welcome\n") {
 		t.Errorf("stdout %q lacks the server's message", stdout.String())
 	}
 	if !strings.Contains(stderr.String(), "closed: 1000") {

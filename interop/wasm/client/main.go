@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/wsd-go/wsd"
+	"github.com/wsd-go/wsd/wsjson"
 )
 
 var base string // ws://HOST of the page's server
@@ -40,6 +41,7 @@ func main() {
 		{"text and binary through Write and Read", blocking},
 		{"Writer, Reader and ReadInto", streams},
 		{"16 MiB binary both ways", large},
+		{"NetConn and wsjson over the browser's WebSocket", adapters},
 		{"sends before the open wait, in order, bounded", pendingSends},
 		{"Write waits for the browser's buffer; its context ending fails the connection", writeBackpressure},
 		{"Send waits for the browser's buffer at most WriteTimeout", writeTimeout},
@@ -238,6 +240,35 @@ func streams(ctx context.Context) error {
 		return fmt.Errorf("ReadInto: %v %q %v (in the buffer given: %v)", t, b, err, len(b) > 0 && &b[0] == &buf[:1][0])
 	}
 	return c.Close(1000, "")
+}
+
+func adapters(ctx context.Context) error {
+	c, err := dial(ctx, "/echo", nil, nil)
+	if err != nil {
+		return err
+	}
+	defer c.CloseNow()
+	type point struct{ X, Y int }
+	if err := wsjson.Write(ctx, c, point{1, 2}); err != nil {
+		return err
+	}
+	var p point
+	if err := wsjson.Read(ctx, c, &p); err != nil || p != (point{1, 2}) {
+		return fmt.Errorf("wsjson.Read: %v %v", p, err)
+	}
+	nc := wsd.NetConn(ctx, c, wsd.BinaryMessage)
+	if _, err := nc.Write([]byte("stream")); err != nil {
+		return err
+	}
+	b := make([]byte, 6)
+	if _, err := io.ReadFull(nc, b); err != nil || string(b) != "stream" {
+		return fmt.Errorf("NetConn read: %q %v", b, err)
+	}
+	nc.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if _, err := nc.Read(b); !errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("NetConn read past its deadline: %v", err)
+	}
+	return nil
 }
 
 func large(ctx context.Context) error {
