@@ -54,9 +54,18 @@ func (c *Conn) dial(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.handshakeTimeout())
 	defer cancel()
 	u, _ := url.Parse(c.key)
-	nc, err := c.dialServer(ctx, u)
-	if err != nil {
-		return err
+	var nc net.Conn // a TLS connection on which HTTP/2 was declined
+	var err error
+	if c.opts.HTTP2 != HTTP2Off {
+		var done bool
+		if nc, done, err = c.dialHTTP2Mode(ctx, u); done {
+			return err
+		}
+	}
+	if nc == nil {
+		if nc, err = c.dialServer(ctx, u); err != nil {
+			return err
+		}
 	}
 	leftover, err := c.clientHandshake(ctx, nc, u)
 	if err != nil {
@@ -83,7 +92,9 @@ func (c *Conn) clientHandshake(ctx context.Context, nc net.Conn, u *url.URL) ([]
 		}
 		return err
 	}
-	if u.Scheme == "wss" {
+	if f, ok := nc.(h1Fallback); ok {
+		nc = f.Conn // TLS is done: the server chose HTTP/1.1 in it
+	} else if u.Scheme == "wss" {
 		cfg := c.opts.TLSConfig.Clone()
 		if cfg == nil {
 			cfg = &tls.Config{}

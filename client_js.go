@@ -17,11 +17,12 @@ import (
 //
 // In a browser the browser's WebSocket makes the connection: the options
 // it decides itself are refused with an error rather than ignored
-// (AdditionalHeaders, TLSConfig, DialContext, Proxy, Jar, Group,
+// (AdditionalHeaders, TLSConfig, DialContext, Proxy, Jar, HTTP2, Group,
 // PingInterval, PongTimeout, IdleTimeout, and Compression other than its
 // zero value or Mode CompressionEnabled: browsers offer permessage-deflate
 // themselves). The browser uses its own proxy settings and its own
-// cookies for the server.
+// cookies for the server, and opens the WebSocket over HTTP/2 when the
+// server offers it.
 func NewClient(rawURL string, opts *Options) (*Conn, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -75,6 +76,7 @@ func checkBrowserOptions(o *Options) error {
 	add(o.DialContext != nil, "DialContext")
 	add(o.Proxy != nil, "Proxy")
 	add(o.Jar != nil, "Jar")
+	add(o.HTTP2 != HTTP2Off, "HTTP2")
 	add(o.Group != nil, "Group")
 	add(o.PingInterval != 0, "PingInterval")
 	add(o.PongTimeout != 0, "PongTimeout")

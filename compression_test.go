@@ -77,6 +77,9 @@ func dialTest(t testing.TB, url string, opts *Options) (*testClient, error) {
 		}
 		return countingConn{nc, &tc.read, &tc.written}, nil
 	}
+	if TestClientOptions != nil {
+		TestClientOptions(&o)
+	}
 	c, err := NewClient(url, &o)
 	if err != nil {
 		return nil, err

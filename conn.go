@@ -46,6 +46,7 @@ type Conn struct {
 	hmu   sync.Mutex // serializes handler updates
 
 	nc      net.Conn
+	http2   atomic.Bool // over an HTTP/2 stream (RFC 8441)
 	started atomic.Bool
 	done    chan struct{} // made by Done; guarded by mu
 

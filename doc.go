@@ -67,4 +67,12 @@
 // transport drives it: here, one goroutine per connection over any
 // net.Conn; package eventloop runs many connections on a few epoll loops
 // and a pool of workers instead, with the same API.
+//
+// # HTTP/2
+//
+// WebSockets also run over HTTP/2 (RFC 8441), as streams that share one
+// connection: NewServer accepts the extended CONNECT of a browser once the
+// program imports package xconnect, and a client opts in with
+// Options.HTTP2. Conn.HTTP2 tells which protocol carries a connection.
+// Over HTTP/2 a server's handler must outlive its WebSocket; see Start.
 package wsd

@@ -53,7 +53,7 @@ func TestEventLoopEngine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole suite again")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^Test", "-test.count=1")
 	cmd.Env = append(os.Environ(), engineEnv+"=epoll")

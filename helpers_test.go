@@ -257,11 +257,17 @@ func startTestServer(t *testing.T, opts *wsd.Options, setup func(c *wsd.Conn, re
 		mu.Lock()
 		all = append(all, c)
 		mu.Unlock()
+		if c.HTTP2() {
+			// Start returns only once the connection has closed.
+			s.conns <- serverSide{c, rec}
+		}
 		if err := c.Start(r.Context()); err != nil {
 			s.errs <- err
 			return
 		}
-		s.conns <- serverSide{c, rec}
+		if !c.HTTP2() {
+			s.conns <- serverSide{c, rec}
+		}
 	})
 	var stop func()
 	if useTLS || configure != nil {
@@ -280,7 +286,7 @@ func startTestServer(t *testing.T, opts *wsd.Options, setup func(c *wsd.Conn, re
 		stop = s.ts.Close
 	} else {
 		hs := wsd.ServeForTest(t, h)
-		s.url, s.addr, stop = "ws://"+hs.Addr, hs.Addr, hs.Close
+		s.url, s.addr, stop = suiteScheme+"://"+hs.Addr, hs.Addr, hs.Close
 	}
 	t.Cleanup(func() {
 		mu.Lock()
@@ -311,6 +317,7 @@ func (s *testServer) accept(t *testing.T) serverSide {
 // dialClient starts a client to url and closes it at the end of the test.
 func dialClient(t *testing.T, url string, opts *wsd.Options, setup func(c *wsd.Conn, rec *recorder)) (*wsd.Conn, *recorder) {
 	t.Helper()
+	opts = suiteClientOptions(url, opts)
 	c, err := wsd.NewClient(url, opts)
 	if err != nil {
 		t.Fatalf("NewClient(%q): %v", url, err)

@@ -128,6 +128,13 @@ type Options struct {
 	// those the server sets in its handshake response are stored in it.
 	Jar http.CookieJar
 
+	// HTTP2, for clients, chooses whether the WebSocket runs over an
+	// HTTP/2 stream (RFC 8441), sharing one TCP and TLS connection with
+	// the other WebSockets of the same Options to the same host; see
+	// HTTP2Mode. The default is HTTP/1.1. Proxy and Jar apply over HTTP/2
+	// too.
+	HTTP2 HTTP2Mode
+
 	// Compression configures permessage-deflate (RFC 7692). By default a
 	// server accepts clients' offers and a client makes none; see
 	// CompressionOptions.

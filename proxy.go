@@ -56,16 +56,19 @@ func withPort(u *url.URL, def string) string {
 // dialServer opens the connection that the handshake with u goes over:
 // through the proxy that Options.Proxy picks, or straight to the server.
 func (c *Conn) dialServer(ctx context.Context, u *url.URL) (net.Conn, error) {
+	return dialVia(ctx, u, c.opts.DialContext, c.opts.Proxy, c.opts.TLSConfig)
+}
+
+// dialVia is dialServer with the options it needs.
+func dialVia(ctx context.Context, u *url.URL, dial func(context.Context, string, string) (net.Conn, error), proxy func(*http.Request) (*url.URL, error), tlsConfig *tls.Config) (net.Conn, error) {
 	port := "80"
 	if u.Scheme == "wss" {
 		port = "443"
 	}
 	addr := withPort(u, port)
-	dial := c.opts.DialContext
 	if dial == nil {
 		dial = (&net.Dialer{}).DialContext
 	}
-	proxy := c.opts.Proxy
 	if proxy == nil {
 		proxy = http.ProxyFromEnvironment
 	}
@@ -84,7 +87,7 @@ func (c *Conn) dialServer(ctx context.Context, u *url.URL) (net.Conn, error) {
 		}
 		return nc, nil
 	}
-	return dialProxy(ctx, dial, pu, addr, c.opts.TLSConfig)
+	return dialProxy(ctx, dial, pu, addr, tlsConfig)
 }
 
 // dialProxy connects to the proxy pu and asks it for a tunnel to addr.

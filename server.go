@@ -18,11 +18,12 @@ import (
 
 // IsWebSocket reports whether r is a WebSocket opening handshake that
 // NewServer would accept as to its method, Upgrade, Connection, version
-// and key (the Origin check and the options aside), so that one handler
-// can serve a page and a WebSocket on the same path. It writes nothing.
-// (The name says what a handler asks: is this request a WebSocket?)
+// and key, or over HTTP/2 an RFC 8441 extended CONNECT (the Origin check
+// and the options aside), so that one handler can serve a page and a
+// WebSocket on the same path. It writes nothing. (The name says what a
+// handler asks: is this request a WebSocket?)
 func IsWebSocket(r *http.Request) bool {
-	_, err := handshake.CheckRequest(r)
+	_, err := checkRequest(r)
 	return err == nil
 }
 
@@ -33,12 +34,15 @@ func IsWebSocket(r *http.Request) bool {
 // If r is not a valid WebSocket handshake, NewServer answers it with the
 // right HTTP status (400, 405 or 426) and a short plain-text reason, and
 // returns a *HandshakeError.
+//
+// On an HTTP/2 connection r must be an extended CONNECT (RFC 8441), which
+// net/http passes on only when the setting is on: see package xconnect.
 func NewServer(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, error) {
 	o := opts
 	if o == nil {
 		o = &zeroOptions
 	}
-	key, herr := handshake.CheckRequest(r)
+	key, herr := checkRequest(r)
 	if herr == nil {
 		herr = handshake.CheckOrigin(r, o.OriginPatterns)
 	}
@@ -47,7 +51,7 @@ func NewServer(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, er
 		case http.StatusUpgradeRequired:
 			w.Header().Set("Sec-WebSocket-Version", "13")
 		case http.StatusMethodNotAllowed:
-			w.Header().Set("Allow", http.MethodGet)
+			w.Header().Set("Allow", allowedMethod(r))
 		}
 		http.Error(w, herr.Reason, herr.Status)
 		return nil, &HandshakeError{Status: herr.Status, Reason: herr.Reason}
@@ -57,7 +61,7 @@ func NewServer(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, er
 		return nil, err
 	}
 	c := newConn(proto.Server, o)
-	c.w = w
+	c.w = serverWriter(c, w, r)
 	c.reqPacked = packHeader(r.Header)
 	c.key = key
 	if i := strings.Index(c.reqPacked, key); i >= 0 {
@@ -82,6 +86,16 @@ func NewServer(w http.ResponseWriter, r *http.Request, opts *Options) (*Conn, er
 // dialing. It returns nil once the handshake is done and the connection is
 // open; events then arrive on the connection's goroutine, starting with
 // the open event. ctx bounds the handshake only.
+//
+// Over HTTP/2 (RFC 8441) a server's WebSocket is the stream of the
+// handler's request, which net/http ends when the handler returns, so the
+// handler must not return before the WebSocket has closed. With an
+// OnMessage handler set, Start sees to it: it runs the connection on the
+// handler's goroutine and returns once it has closed and the close event
+// has run, with nil if it opened (do what must follow the opening in
+// OnOpen). Without one, Start returns once open, as over HTTP/1.1, and the
+// handler must go on reading (Read, Reader) until the close is reported,
+// or Close and wait for Done before it returns.
 func (c *Conn) Start(ctx context.Context) error {
 	if !c.started.CompareAndSwap(false, true) {
 		return errStarted
@@ -115,6 +129,16 @@ func (c *Conn) Start(ctx context.Context) error {
 		c.state.Store(int32(Closed))
 		c.failPending(err)
 		c.closeDone()
+	}
+	if s, ok := c.nc.(*h2Stream); ok && err == nil {
+		// The stream ends when the handler returns: with an OnMessage
+		// handler, keep the handler's goroutine; without one, the
+		// handler reads until the close.
+		if c.h.Load().message != nil {
+			s.serve()
+		} else {
+			go s.serve()
+		}
 	}
 	return err
 }
@@ -279,6 +303,9 @@ func (c *Conn) serverResponseHeader() http.Header {
 		if h.Get(k) == "" && !strings.EqualFold(k, "Content-Length") && !strings.EqualFold(k, "Transfer-Encoding") {
 			h[http.CanonicalHeaderKey(k)] = v
 		}
+	}
+	if c.http2.Load() {
+		handshake.H2Response(h)
 	}
 	return h
 }

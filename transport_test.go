@@ -14,6 +14,14 @@ import (
 // again on that transport.
 var ServeEngine func(h http.Handler) (addr string, stop func())
 
+// TestScheme is the scheme of ServeForTest's URLs: "https" when the suite
+// runs over TLS, with TestClientOptions making clients fit.
+var TestScheme = "http"
+
+// TestClientOptions, when set, adapts a test client's options to the
+// transport under test.
+var TestClientOptions func(o *Options)
+
 // TestHTTPServer is what the tests use of an httptest.Server, on whichever
 // transport is under test.
 type TestHTTPServer struct {
@@ -35,7 +43,7 @@ func ServeForTest(t testing.TB, h http.Handler) *TestHTTPServer {
 		ts := httptest.NewServer(h)
 		s.Addr, s.stop = ts.Listener.Addr().String(), ts.Close
 	}
-	s.URL = "http://" + s.Addr
+	s.URL = TestScheme + "://" + s.Addr
 	t.Cleanup(s.Close)
 	return s
 }

@@ -237,6 +237,15 @@ func TestIsWebSocket(t *testing.T) {
 		{"version 8", func(r *http.Request) { r.Header.Set("Sec-WebSocket-Version", "8") }, false},
 		{"bad key", func(r *http.Request) { r.Header.Set("Sec-WebSocket-Key", "short") }, false},
 		{"HTTP/1.0", func(r *http.Request) { r.ProtoMajor, r.ProtoMinor = 1, 0 }, false},
+		{"RFC 8441 CONNECT over HTTP/2", func(r *http.Request) {
+			r.ProtoMajor, r.ProtoMinor, r.Method = 2, 0, http.MethodConnect
+			r.Header = http.Header{":protocol": {"websocket"}, "Sec-Websocket-Version": {"13"}}
+		}, true},
+		{"HTTP/2 CONNECT without :protocol", func(r *http.Request) {
+			r.ProtoMajor, r.ProtoMinor, r.Method = 2, 0, http.MethodConnect
+			r.Header = http.Header{"Sec-Websocket-Version": {"13"}}
+		}, false},
+		{"HTTP/2 GET", func(r *http.Request) { r.ProtoMajor, r.ProtoMinor = 2, 0 }, false},
 	}
 	for _, tt := range tests {
 		r := good()

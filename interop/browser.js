@@ -22,15 +22,15 @@ const ARGS = [
 
 // launch returns { context, close }. The profile directory is passed as
 // the persistent context's user data dir, which is how playwright takes
-// --user-data-dir.
-async function launch() {
+// --user-data-dir. extraArgs are added to Chromium's command line.
+async function launch(extraArgs = []) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wsd-chromium-'));
   let context;
   try {
     context = await chromium.launchPersistentContext(dir, {
       executablePath: EXECUTABLE,
       headless: true,
-      args: ARGS,
+      args: [...ARGS, ...extraArgs],
       timeout: 60000,
       viewport: { width: 900, height: 600 },
     });

@@ -1,13 +1,13 @@
 'use strict';
 // The interop suite: wsd against Node's ws and websocket-driver, python
 // websockets and Chromium, in both directions, then the chat demo's
-// end-to-end test and the browser client's test. Run by run.sh, which
-// builds the Go programs first:
+// end-to-end test, WebSockets over HTTP/2 from Chromium and the browser
+// client's test. Run by run.sh, which builds the Go programs first:
 //
 //   node run.js --bin DIR [--out MATRIX.md] [--screenshot PNG] [--only REGEX]
 //
-// DIR holds the wsd, wsdpeer, chat and wasmserver binaries, and wasm/ the
-// browser client's test (client.wasm, wasm_exec.js). Prints one line per
+// DIR holds the wsd, wsdpeer, h2peer, chat and wasmserver binaries, and
+// wasm/ the browser client's test (client.wasm, wasm_exec.js). Prints one line per
 // check and "N passed, M failed[, K skipped]"; exits 1 if any check failed.
 
 const { spawn } = require('child_process');
@@ -665,6 +665,34 @@ async function wasmE2E() {
   }
 }
 
+// WebSockets over HTTP/2 from Chromium, a program of its own that prints
+// PASS/FAIL lines.
+async function http2E2E() {
+  const name = 'http2';
+  if (opts.only && !opts.only.test(name)) return;
+  const child = startProcess(process.execPath, [path.join(HERE, 'http2_e2e.js'), '--server', BIN('h2peer')]);
+  let tail = '';
+  let seen = 0;
+  let failed = 0;
+  const rl = readline.createInterface({ input: child.stdout });
+  rl.on('line', (line) => {
+    const m = /^(PASS|FAIL) http2: (.*?)(?:: (.*))?$/.exec(line);
+    if (!m) return;
+    seen++;
+    if (m[1] === 'FAIL') failed++;
+    record(m[1].toLowerCase(), '', `http2: ${m[2]}`, m[3]);
+  });
+  child.stderr.on('data', (d) => { tail = (tail + d).slice(-500); });
+  const timer = setTimeout(() => { try { process.kill(child.pid, 'SIGKILL'); } catch {} }, 150000);
+  const code = await new Promise((resolve) => child.on('close', resolve));
+  clearTimeout(timer);
+  if (code !== 0 && !failed) {
+    record('fail', '', 'http2: end-to-end test', `exited with ${code}: ${tail.trim().split('\n').slice(-2).join(' | ')}`);
+  } else if (seen === 0) {
+    record('fail', '', 'http2: end-to-end test', 'printed no result');
+  }
+}
+
 async function main() {
   const watchdog = setTimeout(async () => {
     console.log(`FAIL suite: not finished after ${SUITE_TIMEOUT / 60000} minutes`);
@@ -700,6 +728,9 @@ async function main() {
   await stopAll();
 
   await chatE2E();
+  await stopAll();
+
+  await http2E2E();
   await stopAll();
 
   await wasmE2E();

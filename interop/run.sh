@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the interop suite, the chat demo's end-to-end test and the browser
-# client's test (wsd built for GOOS=js GOARCH=wasm, in Chromium).
+# Runs the interop suite, the chat demo's end-to-end test, Chromium's
+# WebSockets over HTTP/2 and the browser client's test (wsd built for
+# GOOS=js GOARCH=wasm, in Chromium).
 #
 #   bash interop/run.sh [-o MATRIX.md] [-s SCREENSHOT.png] [-k REGEX]
 #
@@ -29,8 +30,8 @@ fi
 
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
-echo "building wsd, wsdpeer, chat and the browser client's test"
-(cd "$root" && go build -o "$bin/" ./cmd/wsd ./interop/wsdpeer ./examples/chat)
+echo "building wsd, wsdpeer, h2peer, chat and the browser client's test"
+(cd "$root" && go build -o "$bin/" ./cmd/wsd ./interop/wsdpeer ./interop/h2peer ./examples/chat)
 # The browser client's test: its server, the client built for the
 # browser, and the Go distribution's loader for it.
 (cd "$root" && go build -o "$bin/wasmserver" ./interop/wasm/server)

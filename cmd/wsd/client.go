@@ -45,6 +45,7 @@ type clientFlags struct {
 	echo       bool
 	protocol   string
 	deflate    bool
+	http2      bool
 	header     headerFlag
 	tls        tlsFlags
 }
@@ -65,6 +66,7 @@ func (f *clientFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.echo, "echo", false, "send every received message back, with its type, instead of reading stdin")
 	fs.StringVar(&f.protocol, "protocol", "", "subprotocol to offer (comma-separated for several)")
 	fs.BoolVar(&f.deflate, "deflate", false, "offer permessage-deflate, and compress every message sent when agreed")
+	fs.BoolVar(&f.http2, "http2", false, "open the WebSocket over HTTP/2 (RFC 8441; wss:// only), failing if the server does not offer it")
 	f.header = headerFlag{}
 	fs.Var(f.header, "H", "extra handshake header 'Name: value' (repeatable)")
 	f.tls.register(fs, false)
@@ -146,6 +148,9 @@ func clientCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if f.protocol != "" {
 		opts.AcceptProtocols = strings.Split(f.protocol, ",")
+	}
+	if f.http2 {
+		opts.HTTP2 = wsd.HTTP2Only
 	}
 	if opts.TLSConfig, err = f.tls.clientConfig(); err != nil {
 		return usageErr("%v", err)
@@ -349,6 +354,9 @@ func clientCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // agreed describes the subprotocol and extensions agreed, if any.
 func agreed(c *wsd.Conn) string {
 	s := ""
+	if c.HTTP2() {
+		s += ", over HTTP/2"
+	}
 	if p := c.Protocol(); p != "" {
 		s += fmt.Sprintf(", protocol %q", p)
 	}
@@ -361,9 +369,17 @@ func agreed(c *wsd.Conn) string {
 // logHandshake prints the handshake's headers as curl -v does.
 func logHandshake(pr *printer, w io.Writer, u *url.URL, c *wsd.Conn) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "> GET %s HTTP/1.1\n> Host: %s\n", u.RequestURI(), u.Host)
+	if c.HTTP2() {
+		fmt.Fprintf(&b, "> CONNECT %s HTTP/2\n> :authority: %s\n", u.RequestURI(), u.Host)
+	} else {
+		fmt.Fprintf(&b, "> GET %s HTTP/1.1\n> Host: %s\n", u.RequestURI(), u.Host)
+	}
 	writeHeader(&b, "> ", c.RequestHeader())
-	b.WriteString(">\n< HTTP/1.1 101 Switching Protocols\n")
+	if c.HTTP2() {
+		b.WriteString(">\n< HTTP/2 200\n")
+	} else {
+		b.WriteString(">\n< HTTP/1.1 101 Switching Protocols\n")
+	}
 	writeHeader(&b, "< ", c.ResponseHeader())
 	b.WriteString("<")
 	pr.log(w, "%s", b.String())

@@ -3,6 +3,8 @@
 package main
 
 import (
+	"crypto/tls"
+	"errors"
 	"expvar"
 	"flag"
 	"fmt"
@@ -26,6 +28,9 @@ func echoCmd(args []string, stdout, stderr io.Writer) int {
 	origins := fs.String("origin", "", "comma-separated host[:port] patterns of other origins whose pages may connect (* for any)")
 	deflate := fs.Bool("deflate", true, "accept permessage-deflate offers and compress every echo (-deflate=false declines them)")
 	engine := fs.String("engine", "goroutine", "transport: goroutine (net/http, a goroutine per connection) or epoll (event loops)")
+	tlsCert := fs.String("tls-cert", "", "PEM certificate file: serve wss://, with WebSockets over HTTP/2 too")
+	tlsKey := fs.String("tls-key", "", "PEM private key file of -tls-cert")
+	selfSign := fs.Bool("tls-self-signed", false, "serve wss:// with a new self-signed certificate, for local tests; prints its fingerprint")
 	rest, code := parseCommand(fs, args, echoHelp, stdout, stderr)
 	if code >= 0 {
 		return code
@@ -44,10 +49,22 @@ func echoCmd(args []string, stdout, stderr io.Writer) int {
 	if *origins != "" {
 		opts.OriginPatterns = strings.Split(*origins, ",")
 	}
+	tlsCfg, err := echoTLS(*tlsCert, *tlsKey, *selfSign, *addr, stdout)
+	if err == nil && tlsCfg != nil && *engine == "epoll" {
+		err = errors.New("-engine epoll serves plain TCP only")
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "wsd echo: %v\n", err)
+		return exitUsage
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "wsd echo: %v\n", err)
 		return 1
+	}
+	scheme := "ws"
+	if tlsCfg != nil {
+		ln, scheme = tls.NewListener(ln, tlsCfg), "wss"
 	}
 	handler := echoHandler(opts)
 	if *debug {
@@ -58,7 +75,7 @@ func echoCmd(args []string, stdout, stderr io.Writer) int {
 	if *engine == "epoll" {
 		srv = &eventloop.Server{Handler: handler, ReadHeaderTimeout: *hsTimeout, MaxHeaderBytes: 16 << 10}
 	}
-	return serveUntilSignal("wsd echo", srv, ln, opts.Group, "ws", stdout, stderr)
+	return serveUntilSignal("wsd echo", srv, ln, opts.Group, scheme, stdout, stderr)
 }
 
 func echoOptions(protocols string, deflate bool) *wsd.Options {

@@ -57,8 +57,13 @@ An echo server on any path: every message comes back with its type. Stops
 on SIGINT or SIGTERM, closing connections with 1001. It accepts
 permessage-deflate and compresses its echoes unless -deflate=false.
 
-Example:
+Examples:
   wsd echo -addr 127.0.0.1:9001 -engine epoll
+  wsd echo -tls-self-signed      # wss://, WebSockets over HTTP/2 too
+
+With -tls-cert and -tls-key, or -tls-self-signed, it serves wss:// and
+offers HTTP/2, over which browsers open WebSockets as streams of one
+connection (RFC 8441).
 
 Flags:
 `

@@ -163,8 +163,12 @@ func serveUntilSignal(name string, srv transport, ln net.Listener, group *wsd.Gr
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	// Over HTTP/2 a WebSocket holds its request's handler, which
+	// srv.Shutdown waits for: close the WebSockets meanwhile.
+	grp := make(chan error, 1)
+	go func() { grp <- group.Shutdown(ctx) }()
 	srv.Shutdown(ctx)
-	group.Shutdown(ctx)
+	<-grp
 	srv.Close()
 	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)

@@ -109,6 +109,12 @@ func CheckResponse(resp *http.Response, key string, offered []string) (protocol 
 	if want := AcceptKey(key); strings.Join(resp.Header.Values("Sec-WebSocket-Accept"), ", ") != want {
 		return "", headerError(resp, "Sec-WebSocket-Accept", want)
 	}
+	return checkProtocol(resp, offered)
+}
+
+// checkProtocol returns the protocol the server chose, which must be one
+// of those offered, or "".
+func checkProtocol(resp *http.Response, offered []string) (string, error) {
 	vs := resp.Header.Values("Sec-WebSocket-Protocol")
 	if len(vs) == 0 {
 		return "", nil

@@ -115,6 +115,7 @@ func refusedOptions(ctx context.Context) error {
 		"AdditionalHeaders": {AdditionalHeaders: http.Header{"X-A": {"1"}}},
 		"PingInterval":      {PingInterval: time.Second},
 		"Jar":               {Jar: jar},
+		"HTTP2":             {HTTP2: wsd.HTTP2Auto},
 		"Compression":       {Compression: wsd.CompressionOptions{Mode: wsd.CompressionDisabled}},
 	} {
 		_, err := wsd.NewClient(base+"/echo", o)
