@@ -89,6 +89,7 @@ type Conn struct {
 	queued       int       // bytes received and not yet handled or read
 	closeErr     *CloseError
 	closeTimer   *time.Timer
+	afterClose   []*func()     // functions of AfterClose
 	pending      []pendingSend // sends made while connecting
 	pendingBytes int
 	protocol     string
@@ -199,6 +200,46 @@ type browserAddr string
 
 func (a browserAddr) Network() string { return "websocket" }
 func (a browserAddr) String() string  { return string(a) }
+
+// AfterClose arranges for f to run once the connection has closed, before
+// the close event is delivered, on the connection's goroutine. If the
+// connection is closed already, f runs at once, on the caller's goroutine.
+// Calling stop before then unregisters f and reports true; it reports
+// false once f has run or started.
+func (c *Conn) AfterClose(f func()) (stop func() bool) {
+	w := &f
+	c.mu.Lock()
+	if c.closeErr != nil {
+		c.mu.Unlock()
+		f()
+		return func() bool { return false }
+	}
+	c.afterClose = append(c.afterClose, w)
+	c.mu.Unlock()
+	return func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for i, x := range c.afterClose {
+			if x == w {
+				c.afterClose = append(c.afterClose[:i], c.afterClose[i+1:]...)
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// runAfterClose runs the functions of AfterClose, once the connection is
+// closed (c.closeErr set). c.mu is not held.
+func (c *Conn) runAfterClose() {
+	c.mu.Lock()
+	ws := c.afterClose
+	c.afterClose = nil
+	c.mu.Unlock()
+	for _, w := range ws {
+		(*w)()
+	}
+}
 
 // Done returns a channel closed once the connection is closed and the
 // close event has been delivered.
@@ -508,6 +549,9 @@ func (c *Conn) endBeforeOpenLocked(err error) {
 	close(c.end)
 	close(c.closed)
 	close(c.done)
+	if len(c.afterClose) > 0 {
+		go c.runAfterClose() // c.mu is held here
+	}
 }
 
 // failLocked ends an open connection from this side: the socket is closed
@@ -712,6 +756,7 @@ func (c *Conn) finish(h handlers, ev event) {
 	close(c.closed)
 	c.mu.Unlock()
 	defer close(c.done)
+	c.runAfterClose()
 	if h.close != nil {
 		c.call(func() { h.close(ev.code, ev.reason) })
 	}

@@ -95,15 +95,15 @@ func (s *streams) push(c *Conn, ev proto.Event) {
 		s.segs, s.sh = s.segs[:0], 0
 	}
 	s.segs = append(s.segs, seg{n: len(ev.Data), op: MessageType(ev.Op), first: ev.First, fin: ev.Fin, zipped: ev.Compressed})
-	hold := !s.held && len(*s.buf)-s.off >= readQueueBytes
-	if hold {
+	if !s.held && len(*s.buf)-s.off >= readQueueBytes {
 		s.held = true
+		// Under s.mu, as release is: a Release must not overtake its Hold.
+		if h, ok := c.nc.(transport.Holder); ok {
+			h.Hold()
+		}
 	}
 	s.mu.Unlock()
 	signal(s.ready)
-	if h, ok := c.nc.(transport.Holder); ok && hold {
-		h.Hold()
-	}
 }
 
 // waitRoom blocks the goroutine transport while the queue is full.

@@ -609,7 +609,7 @@ async function chatE2E() {
   const name = 'chat demo';
   if (opts.only && !opts.only.test(name)) return;
   const shot = opts.screenshot || path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'wsd-chat-')), 'chat.png');
-  const child = startProcess(process.execPath, [path.join(HERE, 'chat_e2e.js'), '--chat', BIN('chat'), '--screenshot', shot]);
+  const child = startProcess(process.execPath, [path.join(HERE, 'chat_e2e.js'), '--chat', BIN('chat'), '--nats', BIN('nats-server'), '--screenshot', shot]);
   let tail = '';
   let seen = 0;
   const rl = readline.createInterface({ input: child.stdout });

@@ -30,8 +30,12 @@ fi
 
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
-echo "building wsd, wsdpeer, h2peer, chat and the browser client's test"
-(cd "$root" && go build -o "$bin/" ./cmd/wsd ./interop/wsdpeer ./interop/h2peer ./examples/chat)
+echo "building wsd, wsdpeer, h2peer, chat, nats-server and the browser client's test"
+(cd "$root" && go build -o "$bin/" ./cmd/wsd ./interop/wsdpeer ./interop/h2peer)
+# The chat example is a module of its own (it links the broker adapters);
+# nats-server comes from the module the NATS adapter's tests run in.
+(cd "$root/examples/chat" && go build -o "$bin/chat" .)
+(cd "$root/hub/natsbroker" && go build -o "$bin/nats-server" github.com/nats-io/nats-server/v2)
 # The browser client's test: its server, the client built for the
 # browser, and the Go distribution's loader for it.
 (cd "$root" && go build -o "$bin/wasmserver" ./interop/wasm/server)

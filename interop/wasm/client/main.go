@@ -37,7 +37,7 @@ func main() {
 		run  func(ctx context.Context) error
 	}{
 		{"options a browser cannot honour are refused", refusedOptions},
-		{"text and binary through events, subprotocol agreed", events},
+		{"text and binary through events, SendPrepared, AfterClose", events},
 		{"text and binary through Write and Read", blocking},
 		{"Writer, Reader and ReadInto", streams},
 		{"16 MiB binary both ways", large},
@@ -169,6 +169,25 @@ func events(ctx context.Context) error {
 	if err := c.SendText(string([]byte{0xff})); !errors.Is(err, wsd.ErrInvalidUTF8) {
 		return fmt.Errorf("invalid UTF-8 text: %v", err)
 	}
+	pm, err := wsd.NewPreparedMessage(wsd.TextMessage, []byte("prepared"))
+	if err != nil {
+		return err
+	}
+	if err := c.SendPrepared(pm, pm); err != nil {
+		return err
+	}
+	for range 2 {
+		select {
+		case m := <-got:
+			if m.Type != wsd.TextMessage || string(m.Data) != "prepared" {
+				return fmt.Errorf("SendPrepared: got %v %q", m.Type, m.Data)
+			}
+		case <-ctx.Done():
+			return errors.New("no echo of a prepared message")
+		}
+	}
+	afterClose := make(chan struct{})
+	c.AfterClose(func() { close(afterClose) })
 	c.Close(1000, "")
 	select {
 	case v := <-closed:
@@ -177,6 +196,11 @@ func events(ctx context.Context) error {
 		}
 	case <-ctx.Done():
 		return errors.New("no close event")
+	}
+	select {
+	case <-afterClose:
+	default:
+		return errors.New("AfterClose did not run before OnClose")
 	}
 	return wait(ctx, c.Done(), "Done")
 }
