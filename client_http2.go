@@ -106,25 +106,9 @@ func (c *Conn) dialHTTP2(ctx context.Context, u *url.URL) (nc net.Conn, err erro
 		return fail(redirectError(resp))
 	}
 	protocol, err := handshake.CheckConnectResponse(resp, c.opts.AcceptProtocols)
-	if err != nil {
-		var re *handshake.ResponseError
-		if errors.As(err, &re) {
-			return fail(&HandshakeError{Status: re.StatusCode, Reason: re.Error()})
-		}
-		return fail(&HandshakeError{Status: resp.StatusCode, Reason: err.Error()})
+	if err := c.agree(resp, protocol, err, offer); err != nil {
+		return fail(err)
 	}
-	exts, err := handshake.ParseExtensions(resp.Header)
-	if err == nil {
-		var p handshake.DeflateParams
-		var ok bool
-		if p, ok, err = handshake.CheckDeflateResponse(exts, offer); ok && err == nil {
-			c.useDeflate(p, strings.Join(resp.Header.Values("Sec-WebSocket-Extensions"), ", "))
-		}
-	}
-	if err != nil {
-		return fail(&HandshakeError{Status: resp.StatusCode, Reason: err.Error()})
-	}
-	c.protocol = protocol
 	c.http2.Store(true)
 	c.nc = s
 	if !c.opening() {

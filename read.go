@@ -162,7 +162,6 @@ func (s *streams) finish(c *Conn, code int, reason string) {
 	s.mu.Unlock()
 	signal(s.ready)
 	signal(s.room)
-	s.r.inf.Stop()
 }
 
 // take copies bytes of the message being read into p, waiting for them;
@@ -418,6 +417,7 @@ func (r *messageReader) Read(p []byte) (int, error) {
 		return 0, r.fail(CloseInvalidPayload, err.Error())
 	case err != nil:
 		r.err = err
+		r.inf.Stop() // the reader's own goroutine gives the inflater back
 	}
 	return n, err
 }
