@@ -1,3 +1,5 @@
+//go:build !js
+
 package wsd
 
 // closeWatch is a function registered with AfterClose. The list is kept in

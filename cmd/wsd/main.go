@@ -1,3 +1,5 @@
+//go:build !js
+
 // Command wsd is a WebSocket client, server and load generator built on
 // the wsd library.
 //

@@ -1,3 +1,5 @@
+//go:build !js
+
 // Command chat is a small chat room: one static page, and a WebSocket
 // endpoint that passes every message to every member, through a channel
 // of the hub package. With -broker, several chat servers share the room

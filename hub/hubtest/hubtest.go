@@ -1,3 +1,5 @@
+//go:build !js
+
 // Package hubtest is the conformance suite of hub.Broker adapters: an
 // adapter's tests call Run with a way to make brokers on a real server,
 // and the suite checks what the hub relies on: order per publisher and

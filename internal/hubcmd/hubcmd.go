@@ -1,3 +1,5 @@
+//go:build !js
+
 // Package hubcmd is the pub/sub node of `wsd hub`: a WebSocket connection
 // to /NAME joins the channel NAME, and every message it sends is published
 // there. The wsd command runs it as a single node; builds that link broker
