@@ -826,14 +826,6 @@ func (c *Conn) send(ctx context.Context, t MessageType, p []byte, s string, cb f
 	return callback(cb, err)
 }
 
-// DefaultMaxPendingSends bounds the bytes of sends queued while a
-// connection connects, when Options.MaxPendingSends is zero.
-const DefaultMaxPendingSends = 1 << 20
-
-// ErrPendingFull is returned by a send on a connection still connecting
-// once Options.MaxPendingSends bytes wait for it to open.
-var ErrPendingFull = errors.New("wsd: too many bytes sent before the connection opened")
-
 // pendingSend is a send made before the connection opened.
 type pendingSend struct {
 	t    MessageType
