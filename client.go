@@ -1,3 +1,5 @@
+//go:build !js
+
 package wsd
 
 import (
@@ -137,28 +139,12 @@ func (c *Conn) clientHandshake(ctx context.Context, nc net.Conn, u *url.URL) ([]
 		c.opts.Jar.SetCookies(httpURL(u), resp.Cookies())
 	}
 	protocol, err := handshake.CheckResponse(resp, key, c.opts.AcceptProtocols)
-	if err != nil {
-		if resp.StatusCode/100 == 3 {
-			return nil, redirectError(resp)
-		}
-		var re *handshake.ResponseError
-		if errors.As(err, &re) {
-			return nil, &HandshakeError{Status: re.StatusCode, Reason: re.Error()}
-		}
-		return nil, &HandshakeError{Status: resp.StatusCode, Reason: err.Error()}
+	if err != nil && resp.StatusCode/100 == 3 {
+		return nil, redirectError(resp)
 	}
-	exts, err := handshake.ParseExtensions(resp.Header)
-	if err == nil {
-		var p handshake.DeflateParams
-		var ok bool
-		if p, ok, err = handshake.CheckDeflateResponse(exts, offer); ok && err == nil {
-			c.useDeflate(p, strings.Join(resp.Header.Values("Sec-WebSocket-Extensions"), ", "))
-		}
+	if err := c.agree(resp, protocol, err, offer); err != nil {
+		return nil, err
 	}
-	if err != nil {
-		return nil, &HandshakeError{Status: resp.StatusCode, Reason: err.Error()}
-	}
-	c.protocol = protocol
 	if !stop() {
 		// The context ended just now and may have set a deadline.
 		return nil, wrap(ctx.Err())
@@ -169,4 +155,30 @@ func (c *Conn) clientHandshake(ctx context.Context, nc net.Conn, u *url.URL) ([]
 		leftover, _ = br.Peek(n)
 	}
 	return leftover, nil
+}
+
+// agree takes the server's answer, once checked (checkErr is what the
+// check found): the extension it agreed to, then the subprotocol. It is
+// the same over HTTP/1.1 and HTTP/2.
+func (c *Conn) agree(resp *http.Response, protocol string, checkErr error, offer *handshake.DeflateConfig) error {
+	if checkErr != nil {
+		var re *handshake.ResponseError
+		if errors.As(checkErr, &re) {
+			return &HandshakeError{Status: re.StatusCode, Reason: re.Error()}
+		}
+		return &HandshakeError{Status: resp.StatusCode, Reason: checkErr.Error()}
+	}
+	exts, err := handshake.ParseExtensions(resp.Header)
+	if err == nil {
+		var p handshake.DeflateParams
+		var ok bool
+		if p, ok, err = handshake.CheckDeflateResponse(exts, offer); ok && err == nil {
+			c.useDeflate(p, strings.Join(resp.Header.Values("Sec-WebSocket-Extensions"), ", "))
+		}
+	}
+	if err != nil {
+		return &HandshakeError{Status: resp.StatusCode, Reason: err.Error()}
+	}
+	c.protocol = protocol
+	return nil
 }

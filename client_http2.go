@@ -1,3 +1,5 @@
+//go:build !js
+
 package wsd
 
 import (
@@ -20,28 +22,6 @@ import (
 	"github.com/wsd-go/wsd/internal/handshake"
 	"github.com/wsd-go/wsd/internal/proto"
 )
-
-// HTTP2Mode chooses whether a client opens its WebSocket over HTTP/2
-// (RFC 8441). See Options.HTTP2.
-type HTTP2Mode int
-
-// HTTP/2 modes of a client.
-const (
-	// HTTP2Off opens every WebSocket on a connection of its own, with
-	// an HTTP/1.1 upgrade.
-	HTTP2Off HTTP2Mode = iota
-	// HTTP2Auto tries HTTP/2 for wss:// URLs and falls back to HTTP/1.1
-	// when the server does not speak HTTP/2 or does not announce
-	// SETTINGS_ENABLE_CONNECT_PROTOCOL. ws:// URLs use HTTP/1.1.
-	HTTP2Auto
-	// HTTP2Only fails, with ErrHTTP2Unsupported, where HTTP2Auto would
-	// fall back.
-	HTTP2Only
-)
-
-// ErrHTTP2Unsupported is the error of a client that insists on HTTP/2
-// when the server does not offer WebSockets over it.
-var ErrHTTP2Unsupported = errors.New("wsd: the server does not offer WebSockets over HTTP/2 (RFC 8441)")
 
 // dialHTTP2Mode applies the mode to the URL's scheme: HTTP/2 needs TLS.
 // When done is false the caller goes on with HTTP/1.1, on nc if it is not
@@ -126,25 +106,9 @@ func (c *Conn) dialHTTP2(ctx context.Context, u *url.URL) (nc net.Conn, err erro
 		return fail(redirectError(resp))
 	}
 	protocol, err := handshake.CheckConnectResponse(resp, c.opts.AcceptProtocols)
-	if err != nil {
-		var re *handshake.ResponseError
-		if errors.As(err, &re) {
-			return fail(&HandshakeError{Status: re.StatusCode, Reason: re.Error()})
-		}
-		return fail(&HandshakeError{Status: resp.StatusCode, Reason: err.Error()})
+	if err := c.agree(resp, protocol, err, offer); err != nil {
+		return fail(err)
 	}
-	exts, err := handshake.ParseExtensions(resp.Header)
-	if err == nil {
-		var p handshake.DeflateParams
-		var ok bool
-		if p, ok, err = handshake.CheckDeflateResponse(exts, offer); ok && err == nil {
-			c.useDeflate(p, strings.Join(resp.Header.Values("Sec-WebSocket-Extensions"), ", "))
-		}
-	}
-	if err != nil {
-		return fail(&HandshakeError{Status: resp.StatusCode, Reason: err.Error()})
-	}
-	c.protocol = protocol
 	c.http2.Store(true)
 	c.nc = s
 	if !c.opening() {

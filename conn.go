@@ -1,3 +1,5 @@
+//go:build !js
+
 package wsd
 
 import (
@@ -83,6 +85,8 @@ type lifecycle struct {
 
 	pending      []pendingSend // sends made while connecting
 	pendingBytes int
+
+	afterClose []*closeWatch // see AfterClose
 }
 
 // lc returns c.x, making it if need be. c.mu is held.
@@ -782,6 +786,7 @@ func (c *Conn) finish(code int, reason string) {
 	}
 	c.nc.Close()
 	c.state.Store(int32(Closed))
+	c.runAfterClose()
 	if g := c.opts.Group; g != nil {
 		g.remove(c)
 	}

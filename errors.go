@@ -95,6 +95,10 @@ var (
 	// UTF-8, and matches the *ProtocolError of a peer's text that is not
 	// (close code 1007).
 	ErrInvalidUTF8 = errors.New("wsd: text is not valid UTF-8")
+
+	// ErrPendingFull is returned by a send on a connection still
+	// connecting once Options.MaxPendingSends bytes wait for it to open.
+	ErrPendingFull = errors.New("wsd: too many bytes sent before the connection opened")
 )
 
 // Close codes of RFC 6455 section 7.4.1.

@@ -1,3 +1,5 @@
+//go:build !js
+
 package wsd_test
 
 // The wsd side of docs/migrating.md: every snippet there is a piece of

@@ -147,6 +147,10 @@ type Options struct {
 	ErrorLog *log.Logger
 }
 
+// DefaultMaxPendingSends bounds the bytes of sends queued while a
+// connection connects, when Options.MaxPendingSends is zero.
+const DefaultMaxPendingSends = 1 << 20
+
 func (o *Options) maxLength() int64 {
 	if o.MaxLength <= 0 {
 		return DefaultMaxLength

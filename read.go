@@ -1,3 +1,5 @@
+//go:build !js
+
 package wsd
 
 import (
@@ -95,8 +97,7 @@ func (s *streams) push(c *Conn, ev proto.Event) {
 	s.segs = append(s.segs, seg{n: len(ev.Data), op: MessageType(ev.Op), first: ev.First, fin: ev.Fin, zipped: ev.Compressed})
 	if !s.held && len(*s.buf)-s.off >= readQueueBytes {
 		s.held = true
-		// Under s.mu, as release calls Release: a reader that empties
-		// the queue at once must not release before this holds.
+		// Under s.mu, as release is: a Release must not overtake its Hold.
 		if h, ok := c.nc.(transport.Holder); ok {
 			h.Hold()
 		}
@@ -161,7 +162,6 @@ func (s *streams) finish(c *Conn, code int, reason string) {
 	s.mu.Unlock()
 	signal(s.ready)
 	signal(s.room)
-	s.r.inf.Stop()
 }
 
 // take copies bytes of the message being read into p, waiting for them;
@@ -417,6 +417,7 @@ func (r *messageReader) Read(p []byte) (int, error) {
 		return 0, r.fail(CloseInvalidPayload, err.Error())
 	case err != nil:
 		r.err = err
+		r.inf.Stop() // the reader's own goroutine gives the inflater back
 	}
 	return n, err
 }

@@ -1,3 +1,5 @@
+//go:build !js
+
 package wsd
 
 import (
@@ -114,7 +116,7 @@ func (c *Conn) Start(ctx context.Context) error {
 		err = c.accept(ctx)
 	}
 	c.mu.Lock()
-	if c.x.cause == nil && c.x.pings == nil && c.x.closeTimer == nil && c.x.pending == nil {
+	if c.x.cause == nil && c.x.pings == nil && c.x.closeTimer == nil && c.x.pending == nil && c.x.afterClose == nil {
 		c.x = nil // most connections need it no more
 	} else {
 		c.x.cancel = nil

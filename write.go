@@ -1,3 +1,5 @@
+//go:build !js
+
 package wsd
 
 import (
@@ -12,14 +14,6 @@ import (
 
 // The blocking write API, the queue of sends made before the connection
 // opens, and the Writer of one message in fragments.
-
-// DefaultMaxPendingSends bounds the bytes of sends queued while a
-// connection connects, when Options.MaxPendingSends is zero.
-const DefaultMaxPendingSends = 1 << 20
-
-// ErrPendingFull is returned by a send on a connection still connecting
-// once Options.MaxPendingSends bytes wait for it to open.
-var ErrPendingFull = errors.New("wsd: too many bytes sent before the connection opened")
 
 // Write sends p as one message of type t (TextMessage or BinaryMessage),
 // returning once it is written. If ctx ends while the message is being

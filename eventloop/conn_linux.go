@@ -307,6 +307,30 @@ func (c *conn) Write(b []byte) (int, error) {
 	}
 }
 
+// writeDirect writes to the socket what it takes now, unless bytes are
+// queued already, which must go first.
+func (c *conn) writeDirect(b []byte) (int, error) {
+	n := 0
+	for c.queued() == 0 && n < len(b) {
+		k, err := syscall.Write(int(c.fd), b[n:])
+		if k > 0 {
+			n += k
+			continue
+		}
+		switch err {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return n, nil
+		case nil:
+			err = syscall.EIO
+		}
+		c.flags |= fWDead
+		return n, c.opError("write", err)
+	}
+	return n, nil
+}
+
 // writeSome writes what the socket takes and queues what fits under
 // MaxQueuedBytes, returning how much of b it took.
 func (c *conn) writeSome(b []byte) (int, error) {
@@ -316,26 +340,9 @@ func (c *conn) writeSome(b []byte) (int, error) {
 	if c.flags&fWDead != 0 {
 		return 0, c.opError("write", syscall.EPIPE)
 	}
-	n := 0
-	if c.queued() == 0 {
-		for n < len(b) {
-			k, err := syscall.Write(int(c.fd), b[n:])
-			if k > 0 {
-				n += k
-				continue
-			}
-			if err == syscall.EINTR {
-				continue
-			}
-			if err == syscall.EAGAIN {
-				break
-			}
-			if err == nil {
-				err = syscall.EIO
-			}
-			c.flags |= fWDead
-			return n, c.opError("write", err)
-		}
+	n, err := c.writeDirect(b)
+	if err != nil {
+		return n, err
 	}
 	room := min(len(b)-n, c.l.e.maxQueued-c.queued())
 	if room > 0 {
@@ -391,29 +398,11 @@ func (c *conn) writeLocked(b []byte) error {
 	if c.flags&fWDead != 0 {
 		return c.opError("write", syscall.EPIPE)
 	}
-	if c.queued() == 0 {
-		for len(b) > 0 {
-			n, err := syscall.Write(int(c.fd), b)
-			if n > 0 {
-				b = b[n:]
-				continue
-			}
-			if err == syscall.EINTR {
-				continue
-			}
-			if err == syscall.EAGAIN {
-				break
-			}
-			if err == nil {
-				err = syscall.EIO
-			}
-			c.flags |= fWDead
-			return c.opError("write", err)
-		}
-		if len(b) == 0 {
-			return nil
-		}
+	n, err := c.writeDirect(b)
+	if err != nil || n == len(b) {
+		return err
 	}
+	b = b[n:]
 	if c.wq == nil {
 		c.wq = &writeQueue{}
 	}

@@ -1,12 +1,15 @@
 'use strict';
 // The chat demo's end-to-end test, in Chromium:
 //
-//   node chat_e2e.js [--chat BINARY] [--screenshot PNG]
+//   node chat_e2e.js [--chat BINARY] [--nats NATS-SERVER] [--screenshot PNG]
 //
 // Starts the chat server (BINARY, or a fresh build of ./examples/chat),
 // opens two pages, sends from each and sees it in the other, restarts the
 // server on the same address, checks that both pages come back and can
 // chat again, and saves a screenshot of the two pages side by side to PNG.
+// Then, with a NATS server (NATS-SERVER, or a fresh build), it runs two
+// chat servers sharing the room through it, with a page on each, and
+// checks that messages cross from one server to the other.
 // Prints one PASS or FAIL line per step; exits 1 if any failed.
 
 const { spawn, execFileSync } = require('child_process');
@@ -19,12 +22,13 @@ const { launch } = require('./browser');
 const ROOT = path.dirname(__dirname);
 
 function parseArgs(argv) {
-  const opts = { chat: '', screenshot: '' };
+  const opts = { chat: '', nats: '', screenshot: '' };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--chat' && i + 1 < argv.length) opts.chat = path.resolve(argv[++i]);
+    else if (argv[i] === '--nats' && i + 1 < argv.length) opts.nats = path.resolve(argv[++i]);
     else if (argv[i] === '--screenshot' && i + 1 < argv.length) opts.screenshot = path.resolve(argv[++i]);
     else {
-      console.error('usage: node chat_e2e.js [--chat BINARY] [--screenshot PNG]');
+      console.error('usage: node chat_e2e.js [--chat BINARY] [--nats NATS-SERVER] [--screenshot PNG]');
       process.exit(2);
     }
   }
@@ -101,6 +105,41 @@ async function restartServer(bin, addr) {
   throw last;
 }
 
+// Other processes of the two-server test, each started and stopped by
+// PID: start resolves with the first match of re in its output.
+const others = [];
+
+function startProc(bin, args, re) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    others.push(child);
+    let log = '';
+    const timer = setTimeout(() => reject(new Error(`${path.basename(bin)}: not ready within 20 s ${log}`)), 20000);
+    child.on('error', (err) => { clearTimeout(timer); reject(err); });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`${path.basename(bin)} exited with ${code}: ${log.trim()}`)); });
+    for (const stream of [child.stdout, child.stderr]) {
+      readline.createInterface({ input: stream }).on('line', (line) => {
+        log += line + '\n';
+        const m = re.exec(line);
+        if (m) { clearTimeout(timer); resolve(m[1]); }
+      });
+    }
+  });
+}
+
+function stopProc(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) { resolve(); return; }
+    const kill = setTimeout(() => { try { process.kill(child.pid, 'SIGKILL'); } catch {} }, 5000);
+    child.once('exit', () => { clearTimeout(kill); resolve(); });
+    try { process.kill(child.pid, 'SIGTERM'); } catch { clearTimeout(kill); resolve(); }
+  });
+}
+
+async function stopOthers() {
+  while (others.length) await stopProc(others.pop());
+}
+
 async function waitState(page, want, timeout) {
   await page.waitForSelector(`#status[data-state="${want}"]`, { timeout });
 }
@@ -119,7 +158,13 @@ async function main() {
   if (!bin) {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wsd-chat-'));
     bin = path.join(tmp, 'chat');
-    execFileSync('go', ['build', '-o', bin, './examples/chat'], { cwd: ROOT, stdio: 'inherit' });
+    execFileSync('go', ['build', '-o', bin, '.'], { cwd: path.join(ROOT, 'examples', 'chat'), stdio: 'inherit' });
+  }
+  let nats = opts.nats;
+  if (!nats) {
+    if (!tmp) tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wsd-chat-'));
+    nats = path.join(tmp, 'nats-server');
+    execFileSync('go', ['build', '-o', nats, 'github.com/nats-io/nats-server/v2'], { cwd: path.join(ROOT, 'hub', 'natsbroker'), stdio: 'inherit' });
   }
   let browser = null;
   try {
@@ -158,6 +203,32 @@ async function main() {
       await say(alice, 'Reconnected without reloading the page.');
       await sees(bob, 'without reloading');
     });
+    let natsURL, addr1, addr2;
+    await step('two chat servers share the room through NATS', async () => {
+      const hostPort = await startProc(nats, ['-a', '127.0.0.1', '-p', '-1'], /Listening for client connections on (\S+)/);
+      natsURL = `nats://${hostPort}`;
+      addr1 = await startProc(bin, ['-addr', '127.0.0.1:0', '-broker', natsURL], /listening on http:\/\/(\S+)/);
+      addr2 = await startProc(bin, ['-addr', '127.0.0.1:0', '-broker', natsURL], /listening on http:\/\/(\S+)/);
+      return `${addr1} and ${addr2} on ${natsURL}`;
+    });
+    await step('a page on each server; messages cross from one server to the other', async () => {
+      const carol = await browser.context.newPage();
+      const dave = await browser.context.newPage();
+      await carol.goto(`http://${addr1}/?name=carol`, { timeout: 20000 });
+      await dave.goto(`http://${addr2}/?name=dave`, { timeout: 20000 });
+      await waitState(carol, 'open', 20000);
+      await waitState(dave, 'open', 20000);
+      // The servers subscribe as their first member joins: say it until
+      // the other side hears it.
+      for (let i = 0; ; i++) {
+        await say(carol, `Carol on the first server, try ${i}`);
+        try { await sees(dave, `Carol on the first server, try ${i}`, 1000); break; } catch (err) { if (i === 10) throw err; }
+      }
+      await say(dave, 'Dave on the second server answers.');
+      await sees(carol, 'Dave on the second server answers.');
+      await carol.close();
+      await dave.close();
+    });
     await step('screenshot saved', async () => {
       if (!opts.screenshot) return 'no --screenshot given';
       await shoot([alice, bob], browser, opts.screenshot);
@@ -168,6 +239,7 @@ async function main() {
   } finally {
     if (browser) await browser.close();
     await stopServer();
+    await stopOthers();
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   }
 }
@@ -195,12 +267,14 @@ async function shoot(pages, browser, file) {
 const watchdog = setTimeout(async () => {
   report(false, 'end-to-end test', 'not finished within 150 s');
   await stopServer();
+  await stopOthers();
   process.exit(1);
 }, 150000);
 
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, async () => {
     await stopServer();
+    await stopOthers();
     process.exit(1);
   });
 }

@@ -1,12 +1,14 @@
 'use strict';
 // The interop suite: wsd against Node's ws and websocket-driver, python
 // websockets and Chromium, in both directions, then the chat demo's
-// end-to-end test. Run by run.sh, which builds the Go programs first:
+// end-to-end test, WebSockets over HTTP/2 from Chromium and the browser
+// client's test. Run by run.sh, which builds the Go programs first:
 //
 //   node run.js --bin DIR [--out MATRIX.md] [--screenshot PNG] [--only REGEX]
 //
-// DIR holds the wsd, wsdpeer and chat binaries. Prints one line per check
-// and "N passed, M failed[, K skipped]"; exits 1 if any check failed.
+// DIR holds the wsd, wsdpeer, h2peer, chat and wasmserver binaries, and
+// wasm/ the browser client's test (client.wasm, wasm_exec.js). Prints one line per
+// check and "N passed, M failed[, K skipped]"; exits 1 if any check failed.
 
 const { spawn } = require('child_process');
 const fs = require('fs');
@@ -548,7 +550,9 @@ function matrix() {
     'python websockets and Chromium (Debian packages `python3-websockets` and',
     '`chromium`). `bash interop/setup.sh` installs them; `bash interop/run.sh',
     '-o docs/interop.md -s docs/chat.png` runs the suite and writes this file',
-    'and the chat demo\'s screenshot.',
+    'and the chat demo\'s screenshot. The last table is wsd\'s own client built',
+    'for the browser (GOOS=js GOARCH=wasm) and run in Chromium against a wsd',
+    'server (interop/wasm).',
     '',
   ];
   const versions = peerVersions();
@@ -565,6 +569,11 @@ function matrix() {
   if (chatResults.length) {
     lines.push('## Browser demo (examples/chat)', '', '| check | result |', '| --- | :---: |');
     for (const r of chatResults) lines.push(`| ${r.name} | ${r.status} |`);
+    lines.push('');
+  }
+  if (wasmResults.length) {
+    lines.push('## Browser client (wsd built for GOOS=js GOARCH=wasm, in Chromium)', '', '| check | result |', '| --- | :---: |');
+    for (const r of wasmResults) lines.push(`| ${r.name} | ${r.status} |`);
     lines.push('');
   }
   const skipped = [...results.values()].filter((r) => r.status === 'skip');
@@ -600,7 +609,7 @@ async function chatE2E() {
   const name = 'chat demo';
   if (opts.only && !opts.only.test(name)) return;
   const shot = opts.screenshot || path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'wsd-chat-')), 'chat.png');
-  const child = startProcess(process.execPath, [path.join(HERE, 'chat_e2e.js'), '--chat', BIN('chat'), '--screenshot', shot]);
+  const child = startProcess(process.execPath, [path.join(HERE, 'chat_e2e.js'), '--chat', BIN('chat'), '--nats', BIN('nats-server'), '--screenshot', shot]);
   let tail = '';
   let seen = 0;
   const rl = readline.createInterface({ input: child.stdout });
@@ -624,6 +633,36 @@ async function chatE2E() {
     record('fail', '', 'chat: end-to-end test', 'printed no result');
   }
   if (!opts.screenshot) fs.rmSync(path.dirname(shot), { recursive: true, force: true });
+}
+
+// The browser client's test (wsd built for GOOS=js GOARCH=wasm, in
+// Chromium), a program of its own that prints PASS/FAIL lines.
+const wasmResults = []; // [{ status, name }]
+
+async function wasmE2E() {
+  const name = 'wasm browser client';
+  if (opts.only && !opts.only.test(name)) return;
+  const child = startProcess(process.execPath, [path.join(HERE, 'wasm_e2e.js'), '--server', BIN('wasmserver'), '--dir', BIN('wasm')]);
+  let tail = '';
+  let seen = 0;
+  readline.createInterface({ input: child.stdout }).on('line', (line) => {
+    const m = /^(PASS|FAIL) wasm: (.*?)(?:: (.*))?$/.exec(line);
+    if (!m) return;
+    seen++;
+    const status = m[1].toLowerCase();
+    record(status, '', `wasm: ${m[2]}`, m[3]);
+    wasmResults.push({ status, name: m[2] });
+  });
+  child.stderr.on('data', (d) => { tail = (tail + d).slice(-500); });
+  const timer = setTimeout(() => { try { process.kill(child.pid, 'SIGKILL'); } catch {} }, 180000);
+  const code = await new Promise((resolve) => child.on('close', resolve));
+  clearTimeout(timer);
+  if (code !== 0 && !wasmResults.some((r) => r.status === 'fail')) {
+    record('fail', '', 'wasm: browser client test', `exited with ${code}: ${tail.trim().split('\n').slice(-2).join(' | ')}`);
+    wasmResults.push({ status: 'fail', name: 'browser client test' });
+  } else if (seen === 0) {
+    record('fail', '', 'wasm: browser client test', 'printed no result');
+  }
 }
 
 // WebSockets over HTTP/2 from Chromium, a program of its own that prints
@@ -692,6 +731,9 @@ async function main() {
   await stopAll();
 
   await http2E2E();
+  await stopAll();
+
+  await wasmE2E();
   await stopAll();
 
   clearTimeout(watchdog);

@@ -1,3 +1,5 @@
+//go:build !js
+
 package main
 
 import (
@@ -15,6 +17,7 @@ usage:
                               files (-static), or a broadcast room by default
   wsd bench [flags] URL       load-test a WebSocket echo server
   wsd echo [flags]            an echo server, for trying clients
+  wsd hub [flags]             a pub/sub node: a WebSocket to /NAME joins channel NAME
   wsd help [COMMAND]          help on a command, or on exit-codes
 
 Examples:
@@ -66,7 +69,7 @@ connection (RFC 8441).
 Flags:
 `
 
-const topicsHelp = `help topics: client, serve, bench, echo, exit-codes
+const topicsHelp = `help topics: client, serve, bench, echo, hub, exit-codes
 `
 
 // commandUsage prints a command's help and its flags.
@@ -86,7 +89,7 @@ func helpCmd(args []string, stdout, stderr io.Writer) int {
 	case "exit-codes", "exit-code", "exit":
 		fmt.Fprint(stdout, exitCodesHelp)
 		return exitOK
-	case "client", "echo", "serve", "bench":
+	case "client", "echo", "serve", "bench", "hub":
 		// Each command prints its help, with its flags, to stdout.
 		return run([]string{args[0], "-h"}, nil, stdout, stdout)
 	}

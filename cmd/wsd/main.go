@@ -1,3 +1,5 @@
+//go:build !js
+
 // Command wsd is a WebSocket client, server and load generator built on
 // the wsd library.
 //
@@ -5,6 +7,7 @@
 //	wsd serve [flags]        serve a program per connection, files, or a broadcast room
 //	wsd bench [flags] URL    load-test an echo server
 //	wsd echo [flags]         an echo server
+//	wsd hub [flags]          a pub/sub node: channels, one per path
 //
 // 'wsd help COMMAND' describes each command's flags; 'wsd help exit-codes'
 // the exit statuses.
@@ -35,6 +38,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		code = benchCmd(args[1:], stdout, stderr)
 	case "client":
 		code = clientCmd(args[1:], stdin, stdout, stderr)
+	case "hub":
+		code = hubCmd(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		return helpCmd(args[1:], stdout, stderr)
 	default:

@@ -1,9 +1,14 @@
+//go:build !js
+
 // Command chat is a small chat room: one static page, and a WebSocket
-// endpoint that passes every message to every member.
+// endpoint that passes every message to every member, through a channel
+// of the hub package. With -broker, several chat servers share the room
+// through NATS or Redis.
 //
-//	go run ./examples/chat [-addr 127.0.0.1:8080]
+//	go run . [-addr 127.0.0.1:8080] [-broker nats://HOST:PORT | redis://HOST:PORT]
 //
-// then open the printed address in two browser windows.
+// then open the printed address in two browser windows. The example is a
+// module of its own, as the broker adapters bring their dependencies.
 package main
 
 import (
@@ -19,12 +24,14 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 	"unicode/utf8"
 
 	"github.com/wsd-go/wsd"
+	"github.com/wsd-go/wsd/hub"
+	"github.com/wsd-go/wsd/hub/natsbroker"
+	"github.com/wsd-go/wsd/hub/redisbroker"
 )
 
 //go:embed index.html
@@ -32,13 +39,31 @@ var page []byte
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
+	brokerURL := flag.String("broker", "", "share the room with other chat servers: nats://HOST:PORT or redis://HOST:PORT")
 	flag.Parse()
 
+	var broker hub.Broker
+	var err error
+	switch {
+	case *brokerURL == "":
+	case strings.HasPrefix(*brokerURL, "nats://"):
+		broker, err = natsbroker.Dial(*brokerURL)
+	case strings.HasPrefix(*brokerURL, "redis://"):
+		broker, err = redisbroker.Dial(*brokerURL)
+	default:
+		err = fmt.Errorf("broker %q: want nats:// or redis://", *brokerURL)
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		log.Fatal(err)
 	}
-	r := newRoom()
+	r, err := newRoom(broker)
+	if err != nil {
+		log.Fatal(err)
+	}
 	srv := &http.Server{Handler: r.handler(), ReadHeaderTimeout: 10 * time.Second}
 
 	served := make(chan error, 1)
@@ -61,21 +86,29 @@ func main() {
 	}
 }
 
-// A member's messages wait in its queue; a member that falls this far
-// behind is let go.
-const queueSize = 64
+// channel is the hub channel of the room.
+const channel = "chat"
 
-type member struct {
-	conn  *wsd.Conn
-	queue chan []byte
-}
-
+// room is the chat room of this server, a channel of a hub; members on
+// other servers sharing the broker are in it too.
 type room struct {
-	mu      sync.Mutex
-	members map[*member]struct{}
+	h     *hub.Hub
+	group wsd.Group
 }
 
-func newRoom() *room { return &room{members: map[*member]struct{}{}} }
+// newRoom returns a room over broker, or for this server alone if nil. A
+// member that falls 256 KiB behind is closed with 1008.
+func newRoom(broker hub.Broker) (*room, error) {
+	h, err := hub.New(hub.Options{
+		Broker:        broker,
+		MaxQueueBytes: 256 << 10,
+		OnLoss:        func(l hub.Loss) { log.Printf("chat: %v", l) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &room{h: h}, nil
+}
 
 // handler serves the page at / and the room at /ws.
 func (r *room) handler() http.Handler {
@@ -100,21 +133,17 @@ type outgoing struct {
 	Name    string `json:"name,omitempty"`
 	Text    string `json:"text,omitempty"`
 	Time    string `json:"time,omitempty"`
-	Members int    `json:"members,omitempty"`
+	Members int    `json:"members,omitempty"` // on this server
 }
 
 func (r *room) join(w http.ResponseWriter, req *http.Request) {
-	conn, err := wsd.NewServer(w, req, &wsd.Options{MaxLength: 16 << 10})
+	conn, err := wsd.NewServer(w, req, &wsd.Options{MaxLength: 16 << 10, Group: &r.group})
 	if err != nil {
 		return
 	}
-	m := &member{conn: conn, queue: make(chan []byte, queueSize)}
 	conn.OnOpen(func() {
-		r.mu.Lock()
-		r.members[m] = struct{}{}
-		r.mu.Unlock()
-		go m.write()
-		r.broadcastMembers()
+		r.h.Join(conn, channel)
+		r.sendMembers()
 	})
 	conn.OnMessage(func(msg wsd.Message) {
 		var in incoming
@@ -125,76 +154,32 @@ func (r *room) join(w http.ResponseWriter, req *http.Request) {
 		if text == "" {
 			return
 		}
-		r.broadcast(outgoing{
+		b, err := json.Marshal(outgoing{
 			Type: "message",
 			Name: clip(strings.TrimSpace(in.Name), 32, "someone"),
 			Text: clip(text, 2000, ""),
 			Time: time.Now().Format("15:04"),
 		})
-	})
-	conn.OnClose(func(int, string) {
-		r.mu.Lock()
-		_, ok := r.members[m]
-		delete(r.members, m)
-		r.mu.Unlock()
-		if ok {
-			close(m.queue)
-			r.broadcastMembers()
+		if err == nil {
+			r.h.Publish(channel, wsd.TextMessage, b)
 		}
 	})
+	// The hub has let the connection go when the close event comes.
+	conn.OnClose(func(int, string) { r.sendMembers() })
 	conn.Start(req.Context())
 }
 
-// write sends the member's queue in order, on a goroutine of its own, so
-// that a slow member holds up no one else.
-func (m *member) write() {
-	for b := range m.queue {
-		m.conn.SendText(string(b))
-	}
-}
-
-func (r *room) broadcast(out outgoing) {
-	b, err := json.Marshal(out)
-	if err != nil {
-		return
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for m := range r.members {
-		select {
-		case m.queue <- b:
-		default:
-			go m.conn.Close(1008, "too slow")
-		}
-	}
-}
-
-func (r *room) broadcastMembers() {
-	r.mu.Lock()
-	n := len(r.members)
-	r.mu.Unlock()
-	r.broadcast(outgoing{Type: "members", Members: n})
+// sendMembers tells this server's members how many they are.
+func (r *room) sendMembers() {
+	b, _ := json.Marshal(outgoing{Type: "members", Members: r.h.Count(channel)})
+	r.h.PublishLocal(channel, wsd.TextMessage, b)
 }
 
 // closeAll says goodbye to every member with 1001, which tells the page to
 // come back, and waits for them until ctx is done.
 func (r *room) closeAll(ctx context.Context) {
-	r.mu.Lock()
-	var conns []*wsd.Conn
-	for m := range r.members {
-		conns = append(conns, m.conn)
-	}
-	r.mu.Unlock()
-	for _, c := range conns {
-		c.Close(1001, "server restarting")
-	}
-	for _, c := range conns {
-		select {
-		case <-c.Done():
-		case <-ctx.Done():
-			return
-		}
-	}
+	r.group.Shutdown(ctx)
+	r.h.Close()
 }
 
 // clip returns s cut to at most n runes, or def if s is empty.

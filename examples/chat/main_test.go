@@ -1,3 +1,5 @@
+//go:build !js
+
 package main
 
 import (
@@ -55,7 +57,12 @@ func next(t *testing.T, got <-chan outgoing, typ string) outgoing {
 }
 
 func TestRoom(t *testing.T) {
-	srv := httptest.NewServer(newRoom().handler())
+	r, err := newRoom(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.h.Close()
+	srv := httptest.NewServer(r.handler())
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

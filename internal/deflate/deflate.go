@@ -160,6 +160,12 @@ func (c *Compressor) Release() {
 // Takeover reports whether the compressor keeps its context.
 func (c *Compressor) Takeover() bool { return c.takeover }
 
+// Bits returns the base-2 logarithm of the compressor's window.
+func (c *Compressor) Bits() int { return c.bits }
+
+// Level returns the compression level.
+func (c *Compressor) Level() int { return c.level }
+
 // source is what a flate reader reads: the compressed payload, then
 // finalTail. It implements io.ByteReader, so the reader takes no buffer
 // of its own and reads no further than it must.

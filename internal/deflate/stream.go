@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // Source gives the compressed payload of one message as it arrives.
@@ -28,7 +29,7 @@ type Stream struct {
 // bytes, then finalTail. As an io.ByteReader it needs no buffer of flate's.
 type pullSource struct {
 	s    Source
-	buf  [4 << 10]byte
+	buf  *[4 << 10]byte // pooled, while a message is inflated
 	b    []byte
 	fin  bool
 	tail int
@@ -82,7 +83,7 @@ func (p *pullSource) Read(b []byte) (int, error) {
 func (s *Stream) Start(d *Decompressor, src Source) error {
 	s.Stop()
 	s.d, s.out = d, 0
-	s.src = pullSource{s: src}
+	s.src = pullSource{s: src, buf: pullBufs.Get().(*[4 << 10]byte)}
 	s.r = readerPool.Get().(*pooledReader)
 	var dict []byte
 	if d.takeover {
@@ -128,5 +129,12 @@ func (s *Stream) Stop() {
 		readerPool.Put(s.r)
 		s.r = nil
 	}
+	if s.src.buf != nil {
+		pullBufs.Put(s.src.buf)
+	}
 	s.src = pullSource{}
 }
+
+// pullBufs hold the compressed bytes being inflated, so that an idle
+// connection keeps none.
+var pullBufs = sync.Pool{New: func() any { return new([4 << 10]byte) }}

@@ -1,3 +1,5 @@
+//go:build !js
+
 // Command h2peer is the server of the interop suite's HTTP/2 check: a wss://
 // server on net/http with HTTP/2 and RFC 8441 on, and a self-signed
 // certificate. It prints "listening on https://ADDR spki=HASH", then serves

@@ -1,3 +1,5 @@
+//go:build !js
+
 // Command wsdpeer is the wsd side of the interop suite: a server with a
 // behavior for each path, and a client that runs one check against another
 // implementation's server.

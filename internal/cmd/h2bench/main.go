@@ -1,3 +1,5 @@
+//go:build !js
+
 // Command h2bench compares WebSockets over HTTP/2 (RFC 8441) with
 // WebSockets over HTTP/1.1, both over TLS, in one run: per-WebSocket
 // memory of the server, time to open, and the echo rate of 1 KiB
