@@ -149,6 +149,9 @@ func (f *frameWriter) finish() error {
 
 // writeCompressed sends payload as a compressed message. c.wmu is held.
 func (c *Conn) writeCompressed(op proto.Opcode, payload []byte) error {
+	if err := c.flushLocked(); err != nil {
+		return err
+	}
 	bp := wbufPool.Get().(*[]byte)
 	f := &c.z.fw
 	*f = frameWriter{c: c, op: op, rsv: proto.RSV1, buf: (*bp)[:proto.MaxHeaderSize]}

@@ -486,9 +486,6 @@ func (c *Conn) writeHeld(ctx context.Context, op proto.Opcode, payload []byte, c
 		}()
 	}
 	if c.z != nil && c.z.cz != nil && !op.IsControl() && c.compress(choice, len(payload)) {
-		if err := c.flushLocked(); err != nil {
-			return err
-		}
 		return c.writeCompressed(op, payload)
 	}
 	return c.writeLocked(op, payload)

@@ -173,6 +173,9 @@ func (c *Conn) SendPrepared(msgs ...*PreparedMessage) error {
 // writeRaw writes ready frames. c.wmu is held.
 func (c *Conn) writeRaw(b []byte) error {
 	c.setWriteDeadline()
+	if err := c.flushLocked(); err != nil {
+		return err
+	}
 	if _, err := c.nc.Write(b); err != nil {
 		return c.writeFailed(err)
 	}
