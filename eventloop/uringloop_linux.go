@@ -111,6 +111,11 @@ func (u *uringLoop) cancelFD(fd int) {
 
 // runRing is run for a loop on a ring.
 func (l *loop) runRing() {
+	// A request completes by work queued to the thread that submitted it:
+	// the loop submits most requests and waits for their completions, so
+	// it keeps one thread, the one its completions wake.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	e := l.e
 	u := l.u
 	for !e.finished.Load() {
