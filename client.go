@@ -25,20 +25,8 @@ const maxResponseSize = 64 << 10
 // NewClient returns an unstarted client connection to rawURL, a ws:// or
 // wss:// URL. Set its handlers, then call Start to dial and handshake.
 func NewClient(rawURL string, opts *Options) (*Conn, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("wsd: bad URL: %w", err)
-	}
-	switch u.Scheme {
-	case "ws", "wss":
-	default:
-		return nil, fmt.Errorf("wsd: bad URL %q: scheme must be ws or wss", rawURL)
-	}
-	if u.Host == "" {
-		return nil, fmt.Errorf("wsd: bad URL %q: no host", rawURL)
-	}
-	if u.Fragment != "" {
-		return nil, fmt.Errorf("wsd: bad URL %q: fragments are not allowed", rawURL)
+	if _, err := parseURL(rawURL); err != nil {
+		return nil, err
 	}
 	if opts != nil {
 		if err := opts.Compression.check(); err != nil {

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"syscall/js"
 	"time"
@@ -24,20 +23,9 @@ import (
 // cookies for the server, and opens the WebSocket over HTTP/2 when the
 // server offers it.
 func NewClient(rawURL string, opts *Options) (*Conn, error) {
-	u, err := url.Parse(rawURL)
+	u, err := parseURL(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("wsd: bad URL: %w", err)
-	}
-	switch u.Scheme {
-	case "ws", "wss":
-	default:
-		return nil, fmt.Errorf("wsd: bad URL %q: scheme must be ws or wss", rawURL)
-	}
-	if u.Host == "" {
-		return nil, fmt.Errorf("wsd: bad URL %q: no host", rawURL)
-	}
-	if u.Fragment != "" {
-		return nil, fmt.Errorf("wsd: bad URL %q: fragments are not allowed", rawURL)
+		return nil, err
 	}
 	if opts == nil {
 		opts = &Options{}

@@ -231,15 +231,10 @@ func (c *Conn) closeDone() {
 // other replies to a batch of received frames (see Concurrency in the
 // package documentation). Concurrent sends are serialized.
 func (c *Conn) Send(data []byte, opts SendOptions) error {
-	end := opts.End
-	if end == 0 {
-		end = len(data)
+	data, err := opts.slice(data)
+	if err != nil {
+		return callback(opts.Callback, err)
 	}
-	if opts.Start < 0 || opts.Start > end || end > len(data) {
-		return callback(opts.Callback, fmt.Errorf("wsd: send bounds [%d:%d] out of range for %d bytes", opts.Start, end, len(data)))
-	}
-	data = data[opts.Start:end]
-	var err error
 	switch opts.Type {
 	case 0, BinaryMessage:
 		return c.write(nil, proto.OpBinary, data, opts.Compress, opts.Callback)
@@ -255,13 +250,6 @@ func (c *Conn) Send(data []byte, opts SendOptions) error {
 		err = fmt.Errorf("wsd: cannot send a message of type %v", opts.Type)
 	}
 	return callback(opts.Callback, err)
-}
-
-func callback(f func(error), err error) error {
-	if f != nil {
-		f(err)
-	}
-	return err
 }
 
 // SendText sends s as one text message.

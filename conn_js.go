@@ -254,17 +254,13 @@ func (c *Conn) Done() <-chan struct{} { return c.done }
 // be sent from a browser, and the browser decides compression itself: a
 // Compress other than CompressDefault is an error.
 func (c *Conn) Send(data []byte, opts SendOptions) error {
-	end := opts.End
-	if end == 0 {
-		end = len(data)
-	}
-	if opts.Start < 0 || opts.Start > end || end > len(data) {
-		return callback(opts.Callback, fmt.Errorf("wsd: send bounds [%d:%d] out of range for %d bytes", opts.Start, end, len(data)))
+	data, err := opts.slice(data)
+	if err != nil {
+		return callback(opts.Callback, err)
 	}
 	if opts.Compress != CompressDefault {
 		return callback(opts.Callback, errors.New("wsd: in a browser, the browser decides what it compresses: SendOptions.Compress must be CompressDefault"))
 	}
-	data = data[opts.Start:end]
 	switch opts.Type {
 	case 0, BinaryMessage:
 		return c.send(context.Background(), BinaryMessage, data, "", opts.Callback)
@@ -276,13 +272,6 @@ func (c *Conn) Send(data []byte, opts SendOptions) error {
 		return callback(opts.Callback, c.Close(opts.Code, string(data)))
 	}
 	return callback(opts.Callback, fmt.Errorf("wsd: cannot send a message of type %v", opts.Type))
-}
-
-func callback(f func(error), err error) error {
-	if f != nil {
-		f(err)
-	}
-	return err
 }
 
 // SendText sends s as one text message.

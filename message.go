@@ -1,6 +1,9 @@
 package wsd
 
-import "fmt"
+import (
+	"fmt"
+	"unicode/utf8"
+)
 
 // MessageType is the type of a message or frame. Its values are the
 // RFC 6455 opcodes.
@@ -86,4 +89,39 @@ type SendOptions struct {
 	// Callback, if set, is called once the bytes are written, with nil,
 	// or with the error that stopped them. It runs before Send returns.
 	Callback func(error)
+}
+
+// slice returns data[Start:End], or an error if the bounds are out of range.
+func (o *SendOptions) slice(data []byte) ([]byte, error) {
+	end := o.End
+	if end == 0 {
+		end = len(data)
+	}
+	if o.Start < 0 || o.Start > end || end > len(data) {
+		return nil, fmt.Errorf("wsd: send bounds [%d:%d] out of range for %d bytes", o.Start, end, len(data))
+	}
+	return data[o.Start:end], nil
+}
+
+// callback calls f, if set, with err, and returns err.
+func callback(f func(error), err error) error {
+	if f != nil {
+		f(err)
+	}
+	return err
+}
+
+// checkData checks the type of a message the application sends, and its
+// text.
+func checkData(t MessageType, p []byte) error {
+	switch t {
+	case BinaryMessage:
+		return nil
+	case TextMessage:
+		if !utf8.Valid(p) {
+			return ErrInvalidUTF8
+		}
+		return nil
+	}
+	return fmt.Errorf("wsd: cannot send a message of type %v", t)
 }

@@ -3,11 +3,8 @@
 package wsd
 
 import (
-	"errors"
-	"fmt"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/wsd-go/wsd/internal/deflate"
 	"github.com/wsd-go/wsd/internal/proto"
@@ -34,14 +31,8 @@ type PreparedMessage struct {
 // NewPreparedMessage prepares data as one message of type typ, TextMessage
 // or BinaryMessage. It copies data.
 func NewPreparedMessage(typ MessageType, data []byte) (*PreparedMessage, error) {
-	switch typ {
-	case BinaryMessage:
-	case TextMessage:
-		if !utf8.Valid(data) {
-			return nil, errors.New("wsd: text message is not valid UTF-8")
-		}
-	default:
-		return nil, fmt.Errorf("wsd: cannot prepare a message of type %v", typ)
+	if err := checkData(typ, data); err != nil {
+		return nil, err
 	}
 	h := proto.Header{Fin: true, Op: proto.Opcode(typ), Length: int64(len(data))}
 	var hb [proto.MaxHeaderSize]byte

@@ -4,9 +4,6 @@ package wsd
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"unicode/utf8"
 )
 
 // PreparedMessage is a text or binary message made once to be sent to
@@ -20,14 +17,8 @@ type PreparedMessage struct {
 // NewPreparedMessage prepares data as one message of type typ, TextMessage
 // or BinaryMessage. It copies data.
 func NewPreparedMessage(typ MessageType, data []byte) (*PreparedMessage, error) {
-	switch typ {
-	case BinaryMessage:
-	case TextMessage:
-		if !utf8.Valid(data) {
-			return nil, errors.New("wsd: text message is not valid UTF-8")
-		}
-	default:
-		return nil, fmt.Errorf("wsd: cannot prepare a message of type %v", typ)
+	if err := checkData(typ, data); err != nil {
+		return nil, err
 	}
 	return &PreparedMessage{typ: typ, data: append([]byte{}, data...)}, nil
 }

@@ -37,7 +37,6 @@ type streams struct {
 	held  bool  // the transport was asked to stop reading
 	stop  bool  // the connection is being cut: the transport must not wait
 	end   error // why nothing more will come, once known
-	inMsg bool  // a message's first bytes were taken, not yet its last
 	r     messageReader
 
 	// The Writer in progress, guarded by the connection's wmu.
@@ -339,9 +338,6 @@ type messageReader struct {
 
 func (r *messageReader) start(ctx context.Context, g seg) error {
 	r.ctx, r.op, r.active, r.zipped, r.n, r.err = ctx, g.op, true, g.zipped, 0, nil
-	r.s.mu.Lock()
-	r.s.inMsg = true
-	r.s.mu.Unlock()
 	if g.zipped {
 		r.text.Reset()
 		return r.inf.Start(r.c.m.Decompressor().(*deflate.Decompressor), r)
@@ -372,9 +368,6 @@ func (r *messageReader) Pull(p []byte) (int, bool, error) {
 	n, fin, err := r.s.take(r.ctx, r.c, p)
 	if fin {
 		r.active = false
-		r.s.mu.Lock()
-		r.s.inMsg = false
-		r.s.mu.Unlock()
 	}
 	return n, fin, err
 }
