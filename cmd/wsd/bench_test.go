@@ -4,7 +4,6 @@ package main
 
 import (
 	"encoding/json"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -151,9 +150,7 @@ func TestBenchConnectRate(t *testing.T) {
 }
 
 func TestBenchFailures(t *testing.T) {
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	refused := "ws://" + ln.Addr().String() + "/"
-	ln.Close()
+	refused := "ws://" + refusedAddr(t) + "/"
 	for _, tc := range []struct {
 		args []string
 		code int

@@ -127,14 +127,7 @@ func TestClientExitCodes(t *testing.T) {
 	closer := func(code int) string {
 		return server(t, func(ws *wsd.Conn) { ws.OnOpen(func() { ws.Close(code, "because") }) })
 	}
-	refused := func() string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln.Close()
-		return "ws://" + ln.Addr().String() + "/"
-	}()
+	refused := "ws://" + refusedAddr(t) + "/"
 	forbidden := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no", http.StatusForbidden)
 	}))
