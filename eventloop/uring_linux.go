@@ -24,6 +24,8 @@ const (
 
 // Operations and flags used here (include/uapi/linux/io_uring.h).
 const (
+	setupCoopTaskrun = 1 << 8 // IORING_SETUP_COOP_TASKRUN (5.19)
+
 	opNop         = 0
 	opPollAdd     = 6
 	opAccept      = 13
@@ -129,8 +131,14 @@ var errNoUring = errors.New("eventloop: io_uring is not available")
 
 // newRing sets up a ring with room for entries submissions.
 func newRing(entries uint32) (*ring, error) {
-	var p uringParams
+	// Completion work waits for the submitting thread's next system call
+	// instead of interrupting it; kernels before 5.19 refuse the flag.
+	p := uringParams{flags: setupCoopTaskrun}
 	fd, _, errno := syscall.Syscall(sysIOUringSetup, uintptr(entries), uintptr(unsafe.Pointer(&p)), 0)
+	if errno == syscall.EINVAL {
+		p = uringParams{}
+		fd, _, errno = syscall.Syscall(sysIOUringSetup, uintptr(entries), uintptr(unsafe.Pointer(&p)), 0)
+	}
 	if errno != 0 {
 		return nil, fmt.Errorf("%w: io_uring_setup: %v", errNoUring, errno)
 	}

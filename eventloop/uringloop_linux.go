@@ -111,11 +111,11 @@ func (u *uringLoop) cancelFD(fd int) {
 
 // runRing is run for a loop on a ring.
 func (l *loop) runRing() {
-	// A request completes by work queued to the thread that submitted it:
-	// the loop submits most requests and waits for their completions, so
-	// it keeps one thread, the one its completions wake.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	// A request completes by work queued to the thread that submitted
+	// it. The ring is set up so that this work waits for that thread's
+	// next system call (IORING_SETUP_COOP_TASKRUN) rather than interrupt
+	// it; the loop keeps no thread of its own, which would cost a thread
+	// switch for every hand-over to a worker when GOMAXPROCS is 1.
 	e := l.e
 	u := l.u
 	for !e.finished.Load() {
@@ -126,12 +126,23 @@ func (l *loop) runRing() {
 		u.reaping = true
 		u.mu.Unlock()
 		n := u.r.reap(u.sub)
+		yielded := false
+		if n > 0 {
+			// The workers just given work run first: the receives the
+			// completions renewed go in after their replies, when the
+			// next bytes may be there already and complete at once.
+			runtime.Gosched()
+			yielded = true
+			n = u.r.reap(u.sub)
+		}
 		// Submit what the completions prepared; wait only if there were
 		// none. As on epoll, yield before blocking.
 		wait, d := false, time.Duration(0)
 		if n == 0 {
 			if timeout := l.timeout(); timeout != 0 {
-				runtime.Gosched()
+				if !yielded {
+					runtime.Gosched()
+				}
 				wait = true
 				if timeout > 0 {
 					d = time.Duration(timeout) * time.Millisecond
