@@ -36,11 +36,14 @@ const (
 
 const (
 	ringEntries = 4096
-	ringBufs    = 64       // provided buffers per loop, a power of 2
 	ringBufSize = 16 << 10 // bytes each
 	pollIn      = 0x1
 	pollOut     = 0x4
 )
+
+// ringBufs is the number of provided buffers per loop, a power of 2 (a
+// variable for the tests).
+var ringBufs = 256
 
 // uringLoop is the ring of a loop and what guards it.
 type uringLoop struct {
@@ -48,7 +51,32 @@ type uringLoop struct {
 	reaping bool       // the loop will submit before it waits; guarded by mu
 	r       *ring
 	bufs    *bufRing   // used by the loop's goroutine only
+	nbufs   int        // how many
 	sub     func(*cqe) // the loop's completion handler, made once
+
+	// Connections whose receive found no free buffer, on the loop's
+	// goroutine only. Their receives are renewed a few per turn, as
+	// buffers come back: renewed all at once, on many busy connections,
+	// nearly all would fail again. While some wait, the others queue
+	// behind them, so that each gets its turn.
+	starved []*conn
+}
+
+// rearmStarved renews the receives of up to half a ring's worth of
+// connections that found no buffer.
+func (u *uringLoop) rearmStarved() {
+	n := min(len(u.starved), u.nbufs/2)
+	for _, c := range u.starved[:n] {
+		c.mu.Lock()
+		c.flags &^= fRecv
+		if c.flags&fFDClosed == 0 {
+			c.setInterest()
+		}
+		c.mu.Unlock()
+	}
+	k := copy(u.starved, u.starved[n:])
+	clear(u.starved[k:])
+	u.starved = u.starved[:k]
 }
 
 func userData(fd int, gen uint32, kind uint64) uint64 {
@@ -61,12 +89,13 @@ func newUringLoop(l *loop) (*uringLoop, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := r.newBufRing(0, ringBufs, ringBufSize)
+	nbufs := ringBufs
+	b, err := r.newBufRing(0, nbufs, ringBufSize)
 	if err != nil {
 		r.close()
 		return nil, err
 	}
-	u := &uringLoop{r: r, bufs: b}
+	u := &uringLoop{r: r, bufs: b, nbufs: nbufs}
 	u.sub = l.completed
 	return u, nil
 }
@@ -126,6 +155,7 @@ func (l *loop) runRing() {
 		u.reaping = true
 		u.mu.Unlock()
 		n := u.r.reap(u.sub)
+		u.rearmStarved()
 		yielded := false
 		if n > 0 {
 			// The workers just given work run first: the receives the
@@ -136,9 +166,11 @@ func (l *loop) runRing() {
 			n = u.r.reap(u.sub)
 		}
 		// Submit what the completions prepared; wait only if there were
-		// none. As on epoll, yield before blocking.
+		// none and no receive is left to renew (those renewed may find
+		// no bytes, and then nothing would end the wait). As on epoll,
+		// yield before blocking.
 		wait, d := false, time.Duration(0)
-		if n == 0 {
+		if n == 0 && len(u.starved) == 0 {
 			if timeout := l.timeout(); timeout != 0 {
 				if !yielded {
 					runtime.Gosched()
@@ -256,12 +288,24 @@ func (c *conn) recvDone(res int32, more bool, data []byte) {
 		if c.flags&fEOF == 0 {
 			c.received(data)
 		}
+		if len(c.l.u.starved) > 0 && c.flags&fFDClosed == 0 {
+			// Others wait for buffers: this one queues behind them.
+			c.flags |= fRecv
+			c.l.u.starved = append(c.l.u.starved, c)
+			return
+		}
 	case res == 0:
 		if c.flags&fEOF == 0 {
 			c.flags |= fEOF
 			c.ended()
 		}
-	case syscall.Errno(-res) == syscall.ECANCELED, syscall.Errno(-res) == syscall.ENOBUFS:
+	case syscall.Errno(-res) == syscall.ENOBUFS:
+		// No buffer free: renewed once some come back, the receive
+		// counting as in the ring meanwhile.
+		c.flags |= fRecv
+		c.l.u.starved = append(c.l.u.starved, c)
+		return
+	case syscall.Errno(-res) == syscall.ECANCELED:
 	default:
 		if c.flags&fEOF == 0 {
 			c.rerr = syscall.Errno(-res)

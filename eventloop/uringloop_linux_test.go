@@ -81,3 +81,11 @@ func TestUringEngine(t *testing.T) {
 		t.Fatalf("the tests on io_uring: %v\n%s", err, out.Bytes())
 	}
 }
+
+// SetRingBufs sets the number of provided buffers of the loops started
+// from now on, for a test, and returns what puts it back.
+func SetRingBufs(n int) (restore func()) {
+	old := ringBufs
+	ringBufs = n
+	return func() { ringBufs = old }
+}
