@@ -29,6 +29,7 @@ type config struct {
 	inflight  int
 	pipeSize  int
 	idle      int
+	many      int
 	hsWorkers int
 
 	deflateSizes    []int
@@ -50,7 +51,7 @@ func isOwn(name string) bool { return name == ownServer || strings.HasPrefix(nam
 func runMain(args []string) error {
 	fs := flag.NewFlagSet("run", flag.ExitOnError)
 	serverList := fs.String("servers", "", "comma-separated servers to measure (default all: "+strings.Join(servers.Names(), ",")+")")
-	scenarioList := fs.String("scenarios", "echo,pipelined,deflate,idle,handshake", "comma-separated scenarios to run")
+	scenarioList := fs.String("scenarios", "echo,pipelined,many,deflate,idle,handshake", "comma-separated scenarios to run")
 	rounds := fs.Int("rounds", 3, "rounds; each round measures every server once per scenario, the report shows the median")
 	warmup := fs.Duration("warmup", time.Second, "warm-up before each timed measurement")
 	duration := fs.Duration("d", 3*time.Second, "length of each timed measurement")
@@ -61,6 +62,7 @@ func runMain(args []string) error {
 	inflight := fs.Int("inflight", 16, "messages in flight per connection in the pipelined scenario")
 	pipeSize := fs.String("pipe-size", "1KiB", "message size in the pipelined scenario")
 	idle := fs.Int("idle", 10000, "connections for the idle memory scenario")
+	many := fs.Int("many", 10000, "connections for the many-connections echo scenario")
 	hsWorkers := fs.Int("hs-workers", 4, "concurrent workers in the handshake scenario")
 	out := fs.String("out", "../docs/benchmarks.md", "markdown report to write (the default is the repository's docs/ seen from bench/)")
 	svg := fs.String("svg", "", "SVG chart to write (default benchmarks.svg next to the report)")
@@ -86,6 +88,7 @@ func runMain(args []string) error {
 			"settle":     func() { *settle = 200 * time.Millisecond },
 			"conns":      func() { *conns = 16 },
 			"idle":       func() { *idle = 200 },
+			"many":       func() { *many = 200 },
 			"hs-workers": func() { *hsWorkers = 2 },
 			"out":        func() { *out = filepath.Join(os.TempDir(), "benchws-quick", "benchmarks.md") },
 		}
@@ -98,7 +101,7 @@ func runMain(args []string) error {
 
 	cfg := &config{
 		rounds: *rounds, warmup: *warmup, duration: *duration, settle: *settle,
-		conns: *conns, inflight: *inflight, idle: *idle, hsWorkers: *hsWorkers,
+		conns: *conns, inflight: *inflight, idle: *idle, many: *many, hsWorkers: *hsWorkers,
 		out: *out, svg: *svg, quick: *quick, pin: *pin,
 	}
 	if cfg.svg == "" {
@@ -127,8 +130,8 @@ func runMain(args []string) error {
 		return fmt.Errorf("bad -pipe-size %q", *pipeSize)
 	}
 	cfg.pipeSize = ps[0]
-	if cfg.rounds < 1 || cfg.conns < 1 || cfg.inflight < 1 || cfg.idle < 1 || cfg.hsWorkers < 1 || cfg.duration <= 0 {
-		return errors.New("-rounds, -conns, -inflight, -idle, -hs-workers and -d must be positive")
+	if cfg.rounds < 1 || cfg.conns < 1 || cfg.inflight < 1 || cfg.idle < 1 || cfg.many < 1 || cfg.hsWorkers < 1 || cfg.duration <= 0 {
+		return errors.New("-rounds, -conns, -inflight, -idle, -many, -hs-workers and -d must be positive")
 	}
 
 	res, err := measure(cfg)

@@ -120,6 +120,29 @@ func (s *serverProc) stop() {
 	}
 }
 
+// cpuTime returns the CPU time (user and system, all threads) the child
+// has used, from /proc/PID/stat.
+func (s *serverProc) cpuTime() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(s.pid()) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the command name, which is in parentheses and may hold
+	// spaces: utime and stime are the 12th and 13th, in clock ticks of
+	// 1/100 s (USER_HZ).
+	_, rest, ok := bytes.Cut(b, []byte(") "))
+	f := strings.Fields(string(rest))
+	if !ok || len(f) < 13 {
+		return 0, errors.New("unexpected /proc/PID/stat format")
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, errors.New("unexpected /proc/PID/stat format")
+	}
+	return time.Duration(ut+st) * 10 * time.Millisecond, nil
+}
+
 // readRSS returns VmRSS of process pid in bytes.
 func readRSS(pid int) (int64, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")

@@ -42,6 +42,7 @@ func metricDefs(cfg *config) []metricDef {
 					metricDef{"echo-" + n + "-mbps", g, "MB/s", true, true, ""},
 					metricDef{"echo-" + n + "-p50", g, "p50 latency (µs)", false, true, ""},
 					metricDef{"echo-" + n + "-p99", g, "p99 latency (µs)", false, true, ""},
+					metricDef{"echo-" + n + "-cpu", g, "server CPU µs per round trip", false, true, ""},
 				)
 			}
 		case "deflate":
@@ -54,13 +55,25 @@ func metricDefs(cfg *config) []metricDef {
 					metricDef{k + "-mbps", g, "MB/s", true, true, ""},
 					metricDef{k + "-p50", g, "p50 latency (µs)", false, true, ""},
 					metricDef{k + "-p99", g, "p99 latency (µs)", false, true, ""},
+					metricDef{k + "-cpu", g, "server CPU µs per round trip", false, true, ""},
 					metricDef{k + "-ratio", g, "echo compressed / payload", false, false, ""},
 				)
 			}
 		case "pipelined":
 			g := fmt.Sprintf("Pipelined echo, %s messages, %d connections × %d in flight",
 				sizeName(cfg.pipeSize), cfg.conns, cfg.inflight)
-			defs = append(defs, metricDef{"pipe-rate", g, "messages/s", true, true, "pipelined"})
+			defs = append(defs,
+				metricDef{"pipe-rate", g, "messages/s", true, true, "pipelined"},
+				metricDef{"pipe-cpu", g, "server CPU µs per message", false, true, ""},
+			)
+		case "many":
+			g := fmt.Sprintf("Echo round trips, %d B messages, %d connections", manySize, cfg.many)
+			defs = append(defs,
+				metricDef{"many-rate", g, "round trips/s", true, true, fmt.Sprintf("echo ×%d", cfg.many)},
+				metricDef{"many-p50", g, "p50 latency (µs)", false, true, ""},
+				metricDef{"many-p99", g, "p99 latency (µs)", false, true, ""},
+				metricDef{"many-cpu", g, "server CPU µs per round trip", false, true, ""},
+			)
 		case "idle":
 			g := fmt.Sprintf("Idle memory, %d connections", cfg.idle)
 			defs = append(defs,

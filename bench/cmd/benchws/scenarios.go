@@ -32,6 +32,7 @@ type scenario struct {
 var allScenarios = []scenario{
 	{"echo", "echo round trips", runEcho, false},
 	{"pipelined", "pipelined echo", runPipelined, false},
+	{"many", "echo over many connections", runMany, false},
 	{"deflate", "permessage-deflate echo", runDeflate, true},
 	{"idle", "idle memory", runIdle, false},
 	{"handshake", "handshakes", runHandshake, false},
@@ -45,20 +46,36 @@ const (
 )
 
 // timer drives the phases of a measurement: warm-up, measurement, stop.
+// It also reads the CPU time the server process spent in the measurement.
 type timer struct {
 	phase atomic.Int32
 	start time.Time
 	end   time.Time
+	cpu   time.Duration // server CPU time (user + system) in the measurement; -1 if unknown
 }
 
 // runPhases sleeps through warm-up and measurement, switching phases.
-func (t *timer) runPhases(cfg *config) {
+func (t *timer) runPhases(cfg *config, srv *serverProc) {
 	time.Sleep(cfg.warmup)
+	cpu0, err0 := srv.cpuTime()
 	t.start = time.Now()
 	t.phase.Store(phaseMeasure)
 	time.Sleep(cfg.duration)
 	t.end = time.Now()
+	cpu1, err1 := srv.cpuTime()
 	t.phase.Store(phaseStop)
+	t.cpu = cpu1 - cpu0
+	if err0 != nil || err1 != nil {
+		t.cpu = -1
+	}
+}
+
+// cpuPer returns the server's CPU time in µs per one of n operations.
+func (t *timer) cpuPer(n uint64) float64 {
+	if t.cpu < 0 || n == 0 {
+		return nan
+	}
+	return float64(t.cpu.Microseconds()) / float64(n)
 }
 
 func (t *timer) measuring() bool { return t.phase.Load() == phaseMeasure }
@@ -206,7 +223,7 @@ func runEcho(cfg *config, srv *serverProc) ([]sample, error) {
 
 	var out []sample
 	for _, size := range cfg.sizes {
-		st, secs, err := roundTrips(cfg, clients, func(cl *client, tm *timer, st *rtStats) error {
+		st, tm, err := roundTrips(cfg, srv, clients, func(cl *client, tm *timer, st *rtStats) error {
 			send := func(seq uint64) error {
 				return cl.c.WritePattern(opFor(seq), size, wsclient.Seed(cl.id, seq))
 			}
@@ -218,10 +235,36 @@ func runEcho(cfg *config, srv *serverProc) ([]sample, error) {
 		if err != nil {
 			return nil, fmt.Errorf("echo %s: %w", sizeName(size), err)
 		}
-		out = append(out, rtSamples("echo-"+sizeName(size), size, st, secs)...)
+		out = append(out, rtSamples("echo-"+sizeName(size), size, st, tm)...)
 	}
 	return out, nil
 }
+
+// runMany is runEcho over cfg.many connections with 64-byte messages:
+// what an engine does with many sockets that are each only a little busy.
+func runMany(cfg *config, srv *serverProc) ([]sample, error) {
+	clients, err := dialMany(srv.addr, cfg.many, 64, false)
+	if err != nil {
+		return nil, err
+	}
+	defer closeAll(clients)
+	st, tm, err := roundTrips(cfg, srv, clients, func(cl *client, tm *timer, st *rtStats) error {
+		send := func(seq uint64) error {
+			return cl.c.WritePattern(opFor(seq), manySize, wsclient.Seed(cl.id, seq))
+		}
+		check := func(seq uint64, op byte, p []byte) error {
+			return checkEcho(op, p, opFor(seq), manySize, wsclient.Seed(cl.id, seq))
+		}
+		return echoLoop(cl, tm, st, false, send, check)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("many: %w", err)
+	}
+	return rtSamples("many", manySize, st, tm), nil
+}
+
+// manySize is the message size of the many-connections scenario.
+const manySize = 64
 
 // runDeflate is runEcho with permessage-deflate: JSON-like messages (see
 // jsonText) sent compressed, echoed compressed by the server, and checked
@@ -237,7 +280,7 @@ func runDeflate(cfg *config, srv *serverProc) ([]sample, error) {
 	var out []sample
 	for _, size := range cfg.deflateSizes {
 		payloads := cfg.deflatePayloads[size]
-		st, secs, err := roundTrips(cfg, clients, func(cl *client, tm *timer, st *rtStats) error {
+		st, tm, err := roundTrips(cfg, srv, clients, func(cl *client, tm *timer, st *rtStats) error {
 			send := func(seq uint64) error {
 				return cl.c.WriteMessage(opFor(seq), payloads[seq%deflateVariants].z, true)
 			}
@@ -262,7 +305,7 @@ func runDeflate(cfg *config, srv *serverProc) ([]sample, error) {
 		if st.count > 0 {
 			ratio = float64(st.wire) / float64(st.count*uint64(size))
 		}
-		out = append(out, rtSamples(prefix, size, st, secs)...)
+		out = append(out, rtSamples(prefix, size, st, tm)...)
 		out = append(out, sample{prefix + "-ratio", ratio})
 	}
 	return out, nil
@@ -293,7 +336,7 @@ type rtStats struct {
 // roundTrips runs loop on every client through a warm-up and a
 // measurement, and returns the stats of all connections together and the
 // length of the measurement in seconds.
-func roundTrips(cfg *config, clients []*client, loop func(cl *client, tm *timer, st *rtStats) error) (*rtStats, float64, error) {
+func roundTrips(cfg *config, srv *serverProc, clients []*client, loop func(cl *client, tm *timer, st *rtStats) error) (*rtStats, *timer, error) {
 	var tm timer
 	stats := make([]rtStats, len(clients))
 	var fail errOnce
@@ -303,10 +346,10 @@ func roundTrips(cfg *config, clients []*client, loop func(cl *client, tm *timer,
 		_ = cl.c.SetDeadline(deadline)
 		wg.Go(func() { fail.set(loop(cl, &tm, &stats[i])) })
 	}
-	tm.runPhases(cfg)
+	tm.runPhases(cfg, srv)
 	wg.Wait()
 	if err := fail.get(); err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	all := &rtStats{}
 	for i := range stats {
@@ -314,13 +357,14 @@ func roundTrips(cfg *config, clients []*client, loop func(cl *client, tm *timer,
 		all.count += stats[i].count
 		all.wire += stats[i].wire
 	}
-	return all, tm.seconds(), nil
+	return all, &tm, nil
 }
 
 // rtSamples returns the round-trip samples of size-byte messages: rate,
-// MB/s one way, p50 and p99 latency in µs, keyed prefix-rate and so on.
-func rtSamples(prefix string, size int, st *rtStats, secs float64) []sample {
-	rate := float64(st.count) / secs
+// MB/s one way, p50 and p99 latency in µs, server CPU µs per round trip,
+// keyed prefix-rate and so on.
+func rtSamples(prefix string, size int, st *rtStats, tm *timer) []sample {
+	rate := float64(st.count) / tm.seconds()
 	p50, p99 := nan, nan // no latency without a single round trip
 	if st.hist.total > 0 {
 		p50 = float64(st.hist.quantile(0.50)) / 1e3
@@ -331,6 +375,7 @@ func rtSamples(prefix string, size int, st *rtStats, secs float64) []sample {
 		{prefix + "-mbps", rate * float64(size) / 1e6},
 		{prefix + "-p50", p50},
 		{prefix + "-p99", p99},
+		{prefix + "-cpu", tm.cpuPer(st.count)},
 	}
 }
 
@@ -409,7 +454,7 @@ func runPipelined(cfg *config, srv *serverProc) ([]sample, error) {
 			fail.set(pipelineConn(cl, cfg.pipeSize, cfg.inflight, &tm, &counts[i], deadline))
 		})
 	}
-	tm.runPhases(cfg)
+	tm.runPhases(cfg, srv)
 	wg.Wait()
 	if fail.get() != nil {
 		return nil, fmt.Errorf("pipelined: %w", fail.get())
@@ -418,7 +463,7 @@ func runPipelined(cfg *config, srv *serverProc) ([]sample, error) {
 	for _, c := range counts {
 		total += c
 	}
-	return []sample{{"pipe-rate", float64(total) / tm.seconds()}}, nil
+	return []sample{{"pipe-rate", float64(total) / tm.seconds()}, {"pipe-cpu", tm.cpuPer(total)}}, nil
 }
 
 // pipelineConn runs the writer and the reader of one connection. The
@@ -608,7 +653,7 @@ func runHandshake(cfg *config, srv *serverProc) ([]sample, error) {
 			}
 		})
 	}
-	tm.runPhases(cfg)
+	tm.runPhases(cfg, srv)
 	wg.Wait()
 	if err := fail.get(); err != nil {
 		return nil, err
