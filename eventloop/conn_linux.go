@@ -44,7 +44,7 @@ const (
 	fDetached                           // removed from the epoll set
 	fHeld                               // reading stopped: the application has not caught up
 	fRecv                               // io_uring: a receive is in the ring
-	fPollOut                            // io_uring: a poll for output is in the ring
+	fSend                               // io_uring: a send is in the ring
 )
 
 // conn is the engine's state for one connection, and the net.Conn a wsd
@@ -72,13 +72,18 @@ type conn struct {
 type writeQueue struct {
 	buf   []byte
 	ready chan struct{} // closed when buf shrinks, for waiting writers
+
+	// io_uring: the bytes a send in the ring is writing, and how many of
+	// them are written. The kernel reads them until it completes.
+	sending []byte
+	sent    int
 }
 
 func (c *conn) queued() int {
 	if c.wq == nil {
 		return 0
 	}
-	return len(c.wq.buf)
+	return len(c.wq.buf) + len(c.wq.sending) - c.wq.sent
 }
 
 var errEngineReads = errors.New("eventloop: the connection is read by the engine")
@@ -340,9 +345,12 @@ func (c *conn) writeSome(b []byte) (int, error) {
 	if c.flags&fWDead != 0 {
 		return 0, c.opError("write", syscall.EPIPE)
 	}
-	n, err := c.writeDirect(b)
-	if err != nil {
-		return n, err
+	n := 0
+	if c.l.u == nil || len(b) >= ringSendMax {
+		var err error
+		if n, err = c.writeDirect(b); err != nil {
+			return n, err
+		}
 	}
 	room := min(len(b)-n, c.l.e.maxQueued-c.queued())
 	if room > 0 {
@@ -351,9 +359,19 @@ func (c *conn) writeSome(b []byte) (int, error) {
 		}
 		c.wq.buf = appendBuf(c.wq.buf, b[n:n+room])
 		n += room
-		c.setInterest()
+		c.queuedMore()
 	}
 	return n, nil
+}
+
+// queuedMore acts on bytes added to the queue: on io_uring a send takes
+// them, on epoll the loop waits for room.
+func (c *conn) queuedMore() {
+	if c.l.u != nil {
+		c.startSend()
+		return
+	}
+	c.setInterest()
 }
 
 // waitRoom waits, with c.mu held on entry and exit, until the queue has
@@ -398,16 +416,18 @@ func (c *conn) writeLocked(b []byte) error {
 	if c.flags&fWDead != 0 {
 		return c.opError("write", syscall.EPIPE)
 	}
-	n, err := c.writeDirect(b)
-	if err != nil || n == len(b) {
-		return err
+	if c.l.u == nil || len(b) >= ringSendMax {
+		n, err := c.writeDirect(b)
+		if err != nil || n == len(b) {
+			return err
+		}
+		b = b[n:]
 	}
-	b = b[n:]
 	if c.wq == nil {
 		c.wq = &writeQueue{}
 	}
 	c.wq.buf = appendBuf(c.wq.buf, b)
-	c.setInterest()
+	c.queuedMore()
 	return nil
 }
 
@@ -485,6 +505,9 @@ func (c *conn) wakeWriters() {
 func (c *conn) dropQueue() {
 	if c.wq != nil {
 		putBuf(c.wq.buf)
+		if c.wq.sending != nil {
+			c.orphanSend()
+		}
 		c.wakeWriters()
 		c.wq = nil
 	}
@@ -576,12 +599,14 @@ func (c *conn) closeFD() {
 		return
 	}
 	c.flags |= fFDClosed | fClosed
+	// The queue goes first: bytes of a send in the ring are handed to
+	// the loop before it can find the connection gone.
+	c.dropQueue()
 	c.l.e.table.del(int(c.fd), c)
-	if c.l.u != nil && c.flags&(fRecv|fPollOut) != 0 {
+	if c.l.u != nil && c.flags&(fRecv|fSend) != 0 {
 		c.l.u.cancelFD(int(c.fd))
 	}
 	syscall.Close(int(c.fd))
-	c.dropQueue()
 	if c.state == stHeader || c.state == stLinger {
 		c.in = nil
 	}

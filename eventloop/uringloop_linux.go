@@ -30,7 +30,7 @@ const (
 	kindWake
 	kindListen
 	kindRecv
-	kindPollOut
+	kindSend
 	kindBits = 3
 )
 
@@ -38,7 +38,6 @@ const (
 	ringEntries = 4096
 	ringBufSize = 16 << 10 // bytes each
 	pollIn      = 0x1
-	pollOut     = 0x4
 )
 
 // ringBufs is the number of provided buffers per loop, a power of 2 (a
@@ -60,6 +59,11 @@ type uringLoop struct {
 	// nearly all would fail again. While some wait, the others queue
 	// behind them, so that each gets its turn.
 	starved []*conn
+
+	// The bytes of sends still in the ring whose connection gave them up
+	// (closed, or its writes failed), by the sends' user data: the kernel
+	// may read them until the sends complete. Guarded by mu.
+	orphans map[uint64][]byte
 }
 
 // rearmStarved renews the receives of up to half a ring's worth of
@@ -156,25 +160,22 @@ func (l *loop) runRing() {
 		u.mu.Unlock()
 		n := u.r.reap(u.sub)
 		u.rearmStarved()
-		yielded := false
 		if n > 0 {
 			// The workers just given work run first: the receives the
 			// completions renewed go in after their replies, when the
 			// next bytes may be there already and complete at once.
 			runtime.Gosched()
-			yielded = true
-			n = u.r.reap(u.sub)
+			u.r.reap(u.sub)
 		}
 		// Submit what the completions prepared; wait only if there were
-		// none and no receive is left to renew (those renewed may find
-		// no bytes, and then nothing would end the wait). As on epoll,
-		// yield before blocking.
+		// none (one may have been the wake-up that ends the loop) and no
+		// receive is left to renew (those renewed may find no bytes, and
+		// then nothing would end the wait). As on epoll, yield before
+		// blocking.
 		wait, d := false, time.Duration(0)
 		if n == 0 && len(u.starved) == 0 {
 			if timeout := l.timeout(); timeout != 0 {
-				if !yielded {
-					runtime.Gosched()
-				}
+				runtime.Gosched()
 				wait = true
 				if timeout > 0 {
 					d = time.Duration(timeout) * time.Millisecond
@@ -258,14 +259,15 @@ func (l *loop) completed(c *cqe) {
 				l.u.pollAdd(l.lfd, pollIn, userData(l.lfd, 0, kindListen))
 			}
 		}
-	case kindRecv, kindPollOut:
+	case kindRecv:
 		cn := l.e.table.get(fd)
 		if cn != nil && cn.l == l && cn.gen == gen {
-			if kind == kindRecv {
-				cn.recvDone(c.res, c.flags&cqeFMore != 0, data)
-			} else {
-				cn.pollOutDone(c.res)
-			}
+			cn.recvDone(c.res, c.flags&cqeFMore != 0, data)
+		}
+	case kindSend:
+		cn := l.e.table.get(fd)
+		if cn == nil || cn.l != l || cn.gen != gen || !cn.sendDone(c.res) {
+			l.u.adopt(ud)
 		}
 	}
 	if hasBuf {
@@ -318,19 +320,93 @@ func (c *conn) recvDone(res int32, more bool, data []byte) {
 	}
 }
 
-// pollOutDone takes the completion of a poll for room to write.
-func (c *conn) pollOutDone(res int32) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.flags &^= fPollOut
-	if c.flags&fFDClosed != 0 || res < 0 && syscall.Errno(-res) == syscall.ECANCELED {
+// ringSendMax is the size from which a write on io_uring is tried at once
+// with write(2), as on epoll, what the socket does not take going to the
+// ring: copying it into the queue would cost more than the call saved.
+const ringSendMax = 16 << 10
+
+// startSend puts a send of the queued bytes in the ring, unless one is
+// there already. c.mu is held.
+func (c *conn) startSend() {
+	q := c.wq
+	if c.flags&fSend != 0 || q == nil || len(q.buf) == 0 {
 		return
 	}
-	if c.queued() > 0 {
-		c.flush()
+	q.sending, q.sent, q.buf = q.buf, 0, nil
+	c.sendRest()
+}
+
+// sendRest puts a send of what is left of q.sending in the ring.
+func (c *conn) sendRest() {
+	q, u, fd := c.wq, c.l.u, int(c.fd)
+	c.flags |= fSend
+	err := u.prep(false, func(r *ring) error { return r.prepSend(fd, q.sending[q.sent:], userData(fd, c.gen, kindSend)) })
+	if err != nil {
+		c.flags &^= fSend
+		c.sendEnded()
+		c.failWrites()
 	}
-	if c.flags&fFDClosed == 0 {
-		c.setInterest()
+}
+
+// sendEnded frees the bytes of a send no longer in the ring.
+func (c *conn) sendEnded() {
+	putBuf(c.wq.sending)
+	c.wq.sending, c.wq.sent = nil, 0
+}
+
+// sendDone takes a send's completion, on the loop. It reports false if
+// the connection gave up the send's bytes, which the loop then frees.
+func (c *conn) sendDone(res int32) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.flags &^= fSend
+	q := c.wq
+	if q == nil || q.sending == nil {
+		return false
+	}
+	if res < 0 {
+		c.sendEnded()
+		c.failWrites()
+		return true
+	}
+	q.sent += int(res)
+	if q.sent < len(q.sending) {
+		c.sendRest()
+		return true
+	}
+	c.sendEnded()
+	c.startSend()
+	if c.queued() <= c.l.e.maxQueued {
+		c.wakeWriters()
+	}
+	if c.queued() == 0 {
+		c.wq = nil
+		c.flushed()
+	}
+	return true
+}
+
+// orphanSend gives up the bytes of the send in the ring: the loop keeps
+// them until the send completes. c.mu is held.
+func (c *conn) orphanSend() {
+	u := c.l.u
+	u.mu.Lock()
+	if u.orphans == nil {
+		u.orphans = map[uint64][]byte{}
+	}
+	u.orphans[userData(int(c.fd), c.gen, kindSend)] = c.wq.sending
+	u.mu.Unlock()
+	c.wq.sending = nil
+}
+
+// adopt frees the bytes of a completed send that their connection gave up.
+func (u *uringLoop) adopt(ud uint64) {
+	u.mu.Lock()
+	b, ok := u.orphans[ud]
+	delete(u.orphans, ud)
+	u.mu.Unlock()
+	if ok {
+		putBuf(b)
 	}
 }
 
@@ -344,11 +420,7 @@ func (c *conn) setRingInterest(want uint32) {
 		c.flags |= fRecv
 		u.prep(false, func(r *ring) error { return r.prepRecv(fd, u.bufs.group, false, userData(fd, c.gen, kindRecv)) })
 	}
-	if want&syscall.EPOLLOUT != 0 && c.flags&fPollOut == 0 {
-		c.flags |= fPollOut
-		u.pollAdd(fd, pollOut, userData(fd, c.gen, kindPollOut))
-	}
-	c.interest = want
+	c.interest = want // output needs no poll: sends are in the ring
 }
 
 // startRing sets up l on a ring, polling its wake-up pipe and, on the

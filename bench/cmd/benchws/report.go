@@ -333,8 +333,11 @@ func methodLines(cfg *config) []string {
 			"within a round the servers take turns scenario by scenario, in an order that rotates from round to round.", cfg.warmup, cfg.duration, cfg.rounds),
 		fmt.Sprintf("Echo: %d connections each send a message, wait for the echo and send the next, for each size; messages alternate between binary and text. "+
 			"MB/s counts the payload one way. Latency is the time from the start of the write to the end of the echo, kept in a log-linear histogram (about 3%% resolution).", cfg.conns),
+		"Server CPU is the user and system time of the server's process (all threads, from /proc/PID/stat, 10 ms ticks) during the timed measurement, " +
+			"divided by the round trips or messages completed in it.",
 		fmt.Sprintf("Pipelined: %d connections each keep %d messages of %s in flight, with a writer and a reader goroutine per connection.",
 			cfg.conns, cfg.inflight, sizeName(cfg.pipeSize)),
+		fmt.Sprintf("Many connections: the echo scenario with %d-byte messages over %d connections, each with one message in flight.", manySize, cfg.many),
 		fmt.Sprintf("Deflate: echo round trips as above with permessage-deflate, offered as %q and accepted by every server, each configured to compress every message it sends "+
 			"at level 1, the fastest (every library's default, set explicitly for gobwas). Messages are JSON-like records, %d variants per size, compressed once in advance by the load generator; "+
 			"every echo must come back compressed and is inflated and compared byte for byte. MB/s counts the uncompressed payload one way; "+
