@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"slices"
 	"sync"
@@ -508,57 +509,72 @@ func (l *loop) timeout() int {
 // accept takes the pending connections and hands them to the loops in
 // turn.
 func (l *loop) accept() {
-	e := l.e
 	for range 128 {
 		nfd, sa, err := syscall.Accept4(l.lfd, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC)
 		if err != nil {
-			switch err {
-			case syscall.EAGAIN:
-			case syscall.EINTR, syscall.ECONNABORTED:
+			if l.acceptFailed(err) {
 				continue
-			case syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM:
-				// Out of descriptors: stop accepting for a moment rather
-				// than spin on a listener that stays readable.
-				e.s.logf("eventloop: accept: %v; retrying in 100ms", err)
-				if l.u == nil {
-					syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, l.lfd, nil)
-				}
-				l.lnRetry = e.now() + int64(100*time.Millisecond)
-			default:
-				e.s.logf("eventloop: accept: %v", err)
 			}
 			return
 		}
-		if !e.unix {
-			syscall.SetsockoptInt(nfd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+		l.admit(nfd, addrPort(sa))
+	}
+}
+
+// acceptFailed handles an accept's error; it reports whether to go on.
+func (l *loop) acceptFailed(err error) bool {
+	e := l.e
+	switch err {
+	case syscall.EAGAIN:
+	case syscall.EINTR, syscall.ECONNABORTED:
+		return true
+	case syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM:
+		// Out of descriptors: stop accepting for a moment rather
+		// than spin on a listener that stays readable.
+		e.s.logf("eventloop: accept: %v; retrying in 100ms", err)
+		if l.u == nil {
+			syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_DEL, l.lfd, nil)
 		}
-		t := e.loops[int(e.next.Add(1)-1)%len(e.loops)]
-		c := &conn{l: t, fd: int32(nfd), gen: e.gens.Add(1), peer: addrPort(sa), interest: syscall.EPOLLIN, flags: fInHTTP}
-		e.acceptMu.Lock()
-		if e.stoppingF.Load() || !e.table.put(nfd, c) {
-			e.acceptMu.Unlock()
-			syscall.Close(nfd)
-			continue
-		}
-		e.live.Add(1)
-		e.httpActive.Add(1)
-		t.addTimer(&t.hs, c, e.now()+e.rht, t == l)
-		if t.u != nil {
-			c.interest = 0
-			c.mu.Lock()
-			c.setRingInterest(syscall.EPOLLIN)
-			c.mu.Unlock()
-		} else {
-			err = epollCtl(t.epfd, syscall.EPOLL_CTL_ADD, nfd, syscall.EPOLLIN, c.gen)
-		}
-		// Until here a stop waits, so that it finds the connection.
+		l.lnRetry = e.now() + int64(100*time.Millisecond)
+	default:
+		e.s.logf("eventloop: accept: %v", err)
+	}
+	return false
+}
+
+// admit hands an accepted socket to the next loop in turn.
+func (l *loop) admit(nfd int, peer netip.AddrPort) {
+	e := l.e
+	if !e.unix {
+		syscall.SetsockoptInt(nfd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+	}
+	t := e.loops[int(e.next.Add(1)-1)%len(e.loops)]
+	c := &conn{l: t, fd: int32(nfd), gen: e.gens.Add(1), peer: peer, interest: syscall.EPOLLIN, flags: fInHTTP}
+	e.acceptMu.Lock()
+	if e.stoppingF.Load() || !e.table.put(nfd, c) {
 		e.acceptMu.Unlock()
-		if err != nil {
-			e.s.logf("%v", err)
-			c.mu.Lock()
-			c.abort()
-			c.mu.Unlock()
-		}
+		syscall.Close(nfd)
+		return
+	}
+	e.live.Add(1)
+	e.httpActive.Add(1)
+	t.addTimer(&t.hs, c, e.now()+e.rht, t == l)
+	var err error
+	if t.u != nil {
+		c.interest = 0
+		c.mu.Lock()
+		c.setRingInterest(syscall.EPOLLIN)
+		c.mu.Unlock()
+	} else {
+		err = epollCtl(t.epfd, syscall.EPOLL_CTL_ADD, nfd, syscall.EPOLLIN, c.gen)
+	}
+	// Until here a stop waits, so that it finds the connection.
+	e.acceptMu.Unlock()
+	if err != nil {
+		e.s.logf("%v", err)
+		c.mu.Lock()
+		c.abort()
+		c.mu.Unlock()
 	}
 }
 
@@ -583,7 +599,7 @@ func (l *loop) sweep() {
 	if l.lnRetry != 0 && now >= l.lnRetry {
 		l.lnRetry = 0
 		if l.lfd >= 0 && l.u != nil {
-			l.u.pollAdd(l.lfd, pollIn, userData(l.lfd, 0, kindListen))
+			l.u.acceptNext(l.lfd)
 		} else if l.lfd >= 0 {
 			epollCtl(l.epfd, syscall.EPOLL_CTL_ADD, l.lfd, syscall.EPOLLIN, 0)
 		}

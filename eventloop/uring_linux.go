@@ -272,6 +272,21 @@ func (r *ring) reap(f func(*cqe)) int {
 	return int(tail - head)
 }
 
+// prepAcceptOne prepares one accept of a non-blocking socket on lfd,
+// which writes the peer's address to sa and its length to n: both must
+// stay as they are, and referenced, until it completes.
+func (r *ring) prepAcceptOne(lfd int, sa *syscall.RawSockaddrAny, n *uint32, userData uint64) error {
+	s, err := r.next()
+	if err != nil {
+		return err
+	}
+	*n = syscall.SizeofSockaddrAny
+	s.opcode, s.fd, s.userData = opAccept, int32(lfd), userData
+	s.addr, s.off = uint64(uintptr(unsafe.Pointer(sa))), uint64(uintptr(unsafe.Pointer(n)))
+	s.opFlags = syscall.SOCK_NONBLOCK | syscall.SOCK_CLOEXEC
+	return nil
+}
+
 // prepAccept prepares a multishot accept of non-blocking sockets on lfd.
 func (r *ring) prepAccept(lfd int, userData uint64) error {
 	s, err := r.next()

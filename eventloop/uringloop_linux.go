@@ -4,6 +4,7 @@ package eventloop
 
 import (
 	"fmt"
+	"net/netip"
 	"runtime"
 	"sync"
 	"syscall"
@@ -64,6 +65,33 @@ type uringLoop struct {
 	// (closed, or its writes failed), by the sends' user data: the kernel
 	// may read them until the sends complete. Guarded by mu.
 	orphans map[uint64][]byte
+
+	// The acceptor's accept in the ring writes the peer's address here.
+	peer    syscall.RawSockaddrAny
+	peerLen uint32
+}
+
+// acceptNext puts the acceptor's next accept in the ring: one at a time,
+// as each writes the peer's address to the same place.
+func (u *uringLoop) acceptNext(lfd int) error {
+	return u.prep(false, func(r *ring) error {
+		return r.prepAcceptOne(lfd, &u.peer, &u.peerLen, userData(lfd, 0, kindListen))
+	})
+}
+
+// peerAddr returns the address the last accept wrote.
+func (u *uringLoop) peerAddr() netip.AddrPort {
+	switch u.peer.Addr.Family {
+	case syscall.AF_INET:
+		sa := (*syscall.RawSockaddrInet4)(unsafe.Pointer(&u.peer))
+		p := (*[2]byte)(unsafe.Pointer(&sa.Port))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(p[0])<<8|uint16(p[1]))
+	case syscall.AF_INET6:
+		sa := (*syscall.RawSockaddrInet6)(unsafe.Pointer(&u.peer))
+		p := (*[2]byte)(unsafe.Pointer(&sa.Port))
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(p[0])<<8|uint16(p[1]))
+	}
+	return netip.AddrPort{}
 }
 
 // rearmStarved renews the receives of up to half a ring's worth of
@@ -253,11 +281,19 @@ func (l *loop) completed(c *cqe) {
 		}
 		l.u.pollAdd(l.rd, pollIn, userData(l.rd, 0, kindWake))
 	case kindListen:
-		if l.lfd >= 0 && c.res >= 0 {
-			l.accept()
-			if l.lnRetry == 0 && l.lfd >= 0 {
-				l.u.pollAdd(l.lfd, pollIn, userData(l.lfd, 0, kindListen))
+		switch {
+		case l.lfd < 0:
+			if c.res >= 0 {
+				syscall.Close(int(c.res)) // accepted as the listener closed
 			}
+			return
+		case c.res >= 0:
+			l.admit(int(c.res), l.u.peerAddr())
+		default:
+			l.acceptFailed(syscall.Errno(-c.res))
+		}
+		if l.lnRetry == 0 {
+			l.u.acceptNext(l.lfd)
 		}
 	case kindRecv:
 		cn := l.e.table.get(fd)
@@ -435,7 +471,7 @@ func (l *loop) startRing(acceptor bool) error {
 	err = u.pollAdd(l.rd, pollIn, userData(l.rd, 0, kindWake))
 	if err == nil && acceptor {
 		l.lfd = l.e.lfd
-		err = u.pollAdd(l.lfd, pollIn, userData(l.lfd, 0, kindListen))
+		err = u.acceptNext(l.lfd)
 	}
 	if err != nil {
 		l.lfd = -1
