@@ -2,7 +2,8 @@
 # Soak test: many connections against `wsd echo` on loopback for a set time.
 #   scripts/soak.sh [DURATION] [CONNECTIONS] [extra soak flags...]
 # e.g. scripts/soak.sh 10m 10000. Stops by itself; prints the report.
-# ENGINE=epoll runs the server on the event-loop engine.
+# ENGINE=epoll runs the server on the event-loop engine, ENGINE=uring on
+# the engine over io_uring.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 d=${1:-1m}
