@@ -179,6 +179,8 @@ func (l *loop) runRing() {
 	// switch for every hand-over to a worker when GOMAXPROCS is 1.
 	e := l.e
 	u := l.u
+	l.buf = make([]byte, readBufferSize)
+	defer func() { l.buf = nil }()
 	for !e.finished.Load() {
 		if l.acceptor && l.lfd >= 0 && e.stoppingF.Load() {
 			l.closeListener()
@@ -325,6 +327,12 @@ func (c *conn) recvDone(res int32, more bool, data []byte) {
 	case res > 0:
 		if c.flags&fEOF == 0 {
 			c.received(data)
+			if len(data) == cap(data) && c.flags&(fHeld|fPaused) == 0 {
+				// A full buffer: more bytes are likely waiting, a large
+				// message. They are read at once, as on epoll, rather
+				// than a loop turn per buffer.
+				c.read(c.l.buf, false)
+			}
 		}
 		if len(c.l.u.starved) > 0 && c.flags&fFDClosed == 0 {
 			// Others wait for buffers: this one queues behind them.
