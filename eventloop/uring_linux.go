@@ -35,10 +35,9 @@ const (
 
 	sqeBufferSelect = 1 << 5 // IOSQE_BUFFER_SELECT
 
-	acceptMultishot = 1 << 0 // IORING_ACCEPT_MULTISHOT, in ioprio
-	recvMultishot   = 1 << 1 // IORING_RECV_MULTISHOT, in ioprio
-	cancelFD        = 1 << 1 // IORING_ASYNC_CANCEL_FD
-	cancelAll       = 1 << 0 // IORING_ASYNC_CANCEL_ALL
+	recvMultishot = 1 << 1 // IORING_RECV_MULTISHOT, in ioprio
+	cancelFD      = 1 << 1 // IORING_ASYNC_CANCEL_FD
+	cancelAll     = 1 << 0 // IORING_ASYNC_CANCEL_ALL
 
 	cqeFBuffer  = 1 << 0 // IORING_CQE_F_BUFFER
 	cqeFMore    = 1 << 1 // IORING_CQE_F_MORE
@@ -283,17 +282,6 @@ func (r *ring) prepAcceptOne(lfd int, sa *syscall.RawSockaddrAny, n *uint32, use
 	*n = syscall.SizeofSockaddrAny
 	s.opcode, s.fd, s.userData = opAccept, int32(lfd), userData
 	s.addr, s.off = uint64(uintptr(unsafe.Pointer(sa))), uint64(uintptr(unsafe.Pointer(n)))
-	s.opFlags = syscall.SOCK_NONBLOCK | syscall.SOCK_CLOEXEC
-	return nil
-}
-
-// prepAccept prepares a multishot accept of non-blocking sockets on lfd.
-func (r *ring) prepAccept(lfd int, userData uint64) error {
-	s, err := r.next()
-	if err != nil {
-		return err
-	}
-	s.opcode, s.fd, s.ioprio, s.userData = opAccept, int32(lfd), acceptMultishot, userData
 	s.opFlags = syscall.SOCK_NONBLOCK | syscall.SOCK_CLOEXEC
 	return nil
 }

@@ -19,10 +19,10 @@ import (
 // reaped together, and the receives they renew are submitted together
 // with the next wait. A receive is renewed after each completion rather
 // than left multishot, so that a paused connection takes in at most one
-// more buffer, as one more read on epoll. A socket whose queue waits for room
-// has a one-shot poll for output. Writes stay direct write(2) calls from
-// the writers' goroutines, as on epoll. The listener and the wake-up pipe
-// are polled through the ring.
+// more buffer, as one more read on epoll. Small writes are queued and
+// sent through the ring, one send per connection at a time; large ones
+// are tried with write(2) first. The acceptor keeps one accept in the
+// ring; the wake-up pipe is polled through it.
 
 // Kinds of requests, in the low bits of their user data; the rest holds
 // the socket and its generation, as epoll events do.
