@@ -132,7 +132,17 @@ func init() {
 		Handler:  http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }),
 	}
 	go s.Serve(ln)
-	time.Sleep(100 * time.Millisecond) // the engine has its descriptors
+	// One request answered: the engine has all its descriptors.
+	nc, err := net.DialTimeout("tcp", ln.Addr().String(), 10*time.Second)
+	if err != nil {
+		panic(err)
+	}
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(nc, "GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
+	if _, err := http.ReadResponse(bufio.NewReader(nc), nil); err != nil {
+		panic(err)
+	}
+	nc.Close()
 	entries, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		panic(err)
