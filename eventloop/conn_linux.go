@@ -605,6 +605,10 @@ func (c *conn) closeFD() {
 	c.l.e.table.del(int(c.fd), c)
 	if c.l.u != nil && c.flags&(fRecv|fSend) != 0 {
 		c.l.u.cancelFD(int(c.fd))
+		// A request whose completion is under way when the cancellation
+		// comes ends only once its thread runs it, and holds the socket
+		// open until then: the peer must see the end now.
+		syscall.Shutdown(int(c.fd), syscall.SHUT_RDWR)
 	}
 	syscall.Close(int(c.fd))
 	if c.state == stHeader || c.state == stLinger {
