@@ -1,6 +1,7 @@
 package wsd
 
 import (
+	"context"
 	"fmt"
 	"unicode/utf8"
 )
@@ -124,4 +125,18 @@ func checkData(t MessageType, p []byte) error {
 		return nil
 	}
 	return fmt.Errorf("wsd: cannot send a message of type %v", t)
+}
+
+// awaitQueued waits for a send queued while the connection opens (err is
+// enqueue's), for Write: its context ending leaves the message queued.
+func awaitQueued(ctx context.Context, err error, done <-chan error) error {
+	if err != nil {
+		return err
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("wsd: write: %w (the message stays queued)", ctx.Err())
+	}
 }

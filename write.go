@@ -28,15 +28,7 @@ func (c *Conn) Write(ctx context.Context, t MessageType, p []byte) error {
 	if c.ReadyState() == Connecting {
 		done := make(chan error, 1)
 		if err, queued := c.enqueue(ctx, op, p, CompressDefault, func(err error) { done <- err }); queued {
-			if err != nil {
-				return err
-			}
-			select {
-			case err := <-done:
-				return err
-			case <-ctx.Done():
-				return fmt.Errorf("wsd: write: %w (the message stays queued)", ctx.Err())
-			}
+			return awaitQueued(ctx, err, done)
 		}
 	}
 	return c.write(ctx, op, p, CompressDefault, nil)
